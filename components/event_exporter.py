@@ -1,0 +1,98 @@
+"""The Kubernetes event exporter: plain objects, metrics on :2112 for the collector."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.endpoints import EVENT_EXPORTER_NAME
+from components.event_exporter_spec import (
+    CONFIG_FILE,
+    CONFIG_MAP,
+    EventExporterSettings,
+    checksum,
+    cluster_role_rules,
+    cluster_scoped_name,
+    config_text,
+    deployment_spec,
+    service_spec,
+)
+from components.labels import labels
+
+
+@dataclass(frozen=True)
+class EventExporterArgs:
+    spec: EventExporterSettings
+    # The Namespace resource's output, so every object waits for the namespace.
+    namespace: pulumi.Input[str]
+
+
+class EventExporter(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        args: EventExporterArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("cedana:monitoring:EventExporter", name, {}, opts)
+        namespace, spec = args.namespace, args.spec
+        # Fixed names (the collector finds the Service by name): replace by deleting first.
+        fixed = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
+
+        def meta(object_name: str) -> dict[str, object]:
+            return {
+                "name": object_name,
+                "namespace": namespace,
+                "labels": labels(EVENT_EXPORTER_NAME),
+            }
+
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-service-account", metadata=meta(EVENT_EXPORTER_NAME), opts=fixed
+        )
+        role = k8s.rbac.v1.ClusterRole(
+            f"{name}-cluster-role",
+            metadata={
+                "name": cluster_scoped_name(spec.namespace),
+                "labels": labels(EVENT_EXPORTER_NAME),
+            },
+            rules=cluster_role_rules(),
+            opts=fixed,
+        )
+        k8s.rbac.v1.ClusterRoleBinding(
+            f"{name}-cluster-role-binding",
+            metadata={
+                "name": cluster_scoped_name(spec.namespace),
+                "labels": labels(EVENT_EXPORTER_NAME),
+            },
+            role_ref={
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": role.metadata.name,
+            },
+            subjects=[
+                {
+                    "kind": "ServiceAccount",
+                    "name": account.metadata.name,
+                    "namespace": namespace,
+                }
+            ],
+            opts=fixed,
+        )
+        text = config_text(spec.max_event_age_seconds)
+        config = k8s.core.v1.ConfigMap(
+            f"{name}-config", metadata=meta(CONFIG_MAP), data={CONFIG_FILE: text}, opts=fixed
+        )
+        k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=meta(EVENT_EXPORTER_NAME),
+            spec=deployment_spec(spec, checksum(text)),
+            opts=pulumi.ResourceOptions(
+                parent=self, delete_before_replace=True, depends_on=[config, account]
+            ),
+        )
+        k8s.core.v1.Service(
+            f"{name}-service", metadata=meta(EVENT_EXPORTER_NAME), spec=service_spec(), opts=fixed
+        )
+        self.register_outputs({})

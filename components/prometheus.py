@@ -1,0 +1,81 @@
+"""Prometheus (server, kube-state-metrics, node-exporter) from the community chart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.endpoints import PROMETHEUS_RELEASE, Endpoints
+from components.prometheus_values import (
+    DcgmTarget,
+    PrometheusValuesArgs,
+    dcgm_target,
+    prometheus_values,
+)
+from components.settings import Settings
+
+PROMETHEUS_REPO = "https://prometheus-community.github.io/helm-charts"
+
+
+@dataclass(frozen=True)
+class PrometheusArgs:
+    namespace: pulumi.Input[str]
+    endpoints: Endpoints
+    chart_version: str
+    values: PrometheusValuesArgs
+
+    @staticmethod
+    def from_settings(
+        settings: Settings, namespace: pulumi.Input[str], dcgm: DcgmTarget | None
+    ) -> PrometheusArgs:
+        return PrometheusArgs(
+            namespace=namespace,
+            endpoints=Endpoints(settings.namespace, settings.cluster_domain),
+            chart_version=settings.prometheus_chart_version,
+            values=PrometheusValuesArgs(
+                retention=settings.prometheus_retention,
+                storage_size=settings.prometheus_storage_size,
+                server_resources=settings.prometheus_server_resources,
+                kube_state_metrics_resources=settings.kube_state_metrics_resources,
+                node_exporter_resources=settings.node_exporter_resources,
+                dcgm=dcgm,
+            ),
+        )
+
+
+def dcgm_target_for(settings: Settings) -> DcgmTarget | None:
+    """Which GPU exporter Prometheus scrapes for the collector, per gpuMode."""
+    if settings.gpu_mode == "off":
+        return None
+    if settings.gpu_mode == "external":
+        return dcgm_target(settings.dcgm_endpoint)
+    endpoints = Endpoints(settings.namespace, settings.cluster_domain)
+    return DcgmTarget(endpoints.dcgm_service, settings.namespace, 9400, "/metrics", "")
+
+
+class Prometheus(pulumi.ComponentResource):
+    endpoints: dict[str, str]
+
+    def __init__(
+        self, name: str, args: PrometheusArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("cedana:monitoring:Prometheus", name, {}, opts)
+        k8s.helm.v4.Chart(
+            f"{name}-chart",
+            chart="prometheus",
+            version=args.chart_version,
+            repository_opts={"repo": PROMETHEUS_REPO},
+            name=PROMETHEUS_RELEASE,
+            namespace=args.namespace,
+            values=prometheus_values(args.values),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        ep = args.endpoints
+        self.endpoints = {
+            "server": ep.prometheus_server,
+            "federate": f"{ep.prometheus_server}/federate",
+            "kubeStateMetrics": ep.kube_state_metrics,
+        }
+        self.register_outputs({"endpoints": self.endpoints})

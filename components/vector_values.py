@@ -1,0 +1,116 @@
+"""Helm values for the two vector/vector releases: the per-node agent and the collector."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from components.credential_wiring import CredentialWiring
+from components.security import container_security_context, pod_security_context
+from components.settings import Resources
+from components.vector_config import HOST_IP_ENV
+
+AGENT_DATA_DIR = "/vector-data-dir"
+COLLECTOR_DATA_DIR = "/vector-data-dir"
+
+
+@dataclass(frozen=True)
+class VectorPodSettings:
+    resources: Resources
+    priority_class_name: str
+    service_account: str
+    image_pull_secrets: tuple[str, ...] = ()
+    image: dict[str, str] = field(default_factory=dict)
+
+
+def _pull_secrets(names: tuple[str, ...]) -> list[dict[str, str]]:
+    return [{"name": n} for n in names]
+
+
+def _common(
+    config: dict[str, Any], pod: VectorPodSettings, wiring: CredentialWiring
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "customConfig": config,
+        "resources": pod.resources.to_kubernetes(),
+        "podPriorityClassName": pod.priority_class_name,
+        # No component listens for other pods (the API is on loopback), so no Service; the
+        # chart would otherwise render one without ports, which the API server rejects.
+        "service": {"enabled": False},
+        "serviceHeadless": {"enabled": False},
+        "serviceAccount": {
+            "create": True,
+            "name": pod.service_account,
+            "annotations": dict(wiring.service_account_annotations),
+            # Nothing in these pods talks to the Kubernetes API.
+            "automountToken": False,
+        },
+        "podLabels": {"vector.dev/exclude": "true"},
+        "podAnnotations": dict(wiring.pod_annotations),
+        "env": list(wiring.env),
+        "extraContainers": list(wiring.containers),
+        "extraVolumes": list(wiring.volumes),
+        "extraVolumeMounts": list(wiring.mounts),
+        "image": {"pullSecrets": _pull_secrets(pod.image_pull_secrets), **pod.image},
+    }
+    return values
+
+
+def agent_values(
+    config: dict[str, Any],
+    pod: VectorPodSettings,
+    wiring: CredentialWiring,
+    tolerations: list[dict[str, Any]],
+) -> dict[str, Any]:
+    values = _common(config, pod, wiring)
+    values["role"] = "Agent"
+    values["rbac"] = {"create": False}  # host_metrics needs no Kubernetes API access
+    values["tolerations"] = tolerations
+    values["env"] = [
+        {"name": HOST_IP_ENV, "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
+        *values["env"],
+    ]
+    # Only what host_metrics reads, read-only; the chart's defaults also mount /var/log and
+    # /var/lib for log collection, which this stack does not do.
+    values["defaultVolumes"] = [
+        {"name": "procfs", "hostPath": {"path": "/proc"}},
+        {"name": "sysfs", "hostPath": {"path": "/sys"}},
+    ]
+    values["defaultVolumeMounts"] = [
+        {"name": "procfs", "mountPath": "/host/proc", "readOnly": True},
+        {"name": "sysfs", "mountPath": "/host/sys", "readOnly": True},
+    ]
+    # Exception to the non-root rule: the agent keeps its disk buffer in the node's
+    # /var/lib/vector (hostPath, owned by root), so it survives pod restarts. It still runs
+    # without any capability, without privilege escalation and with a read-only root.
+    security = container_security_context(run_as_user=None)
+    security.update({"runAsNonRoot": False, "runAsUser": 0, "runAsGroup": 0})
+    values["securityContext"] = security
+    values["podSecurityContext"] = {"seccompProfile": {"type": "RuntimeDefault"}}
+    return values
+
+
+def collector_values(
+    config: dict[str, Any],
+    pod: VectorPodSettings,
+    wiring: CredentialWiring,
+    buffer_bytes: int,
+) -> dict[str, Any]:
+    values = _common(config, pod, wiring)
+    values["role"] = "Stateless-Aggregator"
+    values["replicas"] = 1
+    # Never two collectors at once, not even during a rollout: two would ship every
+    # cluster-level series twice.
+    values["updateStrategy"] = {"type": "Recreate"}
+    values["securityContext"] = container_security_context()
+    values["podSecurityContext"] = pod_security_context()
+    # The disk buffer lives in an emptyDir sized to hold it (plus Vector's own state).
+    values["extraVolumes"] = [
+        *values["extraVolumes"],
+        {"name": "buffer", "emptyDir": {"sizeLimit": f"{buffer_bytes // 2**20 + 256}Mi"}},
+    ]
+    values["extraVolumeMounts"] = [
+        *values["extraVolumeMounts"],
+        {"name": "buffer", "mountPath": COLLECTOR_DATA_DIR},
+    ]
+    return values

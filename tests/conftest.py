@@ -1,0 +1,34 @@
+"""Shared fixtures: whole-program runs under Pulumi mocks, cached per configuration."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.program import ProgramRun, run_program
+
+BASE = {"s3Bucket": "cedana-metrics-example", "awsRegion": "us-east-1"}
+
+_cache: dict[str, ProgramRun] = {}
+
+
+def run_with(**overrides: Any) -> ProgramRun:
+    """The program under mocks with the base stack plus overrides (each config runs once)."""
+    secrets = overrides.pop("secrets", None)
+    key = json.dumps([overrides, secrets], sort_keys=True)
+    if key not in _cache:
+        _cache[key] = run_program({**BASE, **overrides}, secrets)
+    return _cache[key]
+
+
+@pytest.fixture
+def program() -> Callable[..., ProgramRun]:
+    return run_with
+
+
+@pytest.fixture
+def default_run() -> ProgramRun:
+    return run_with()

@@ -1,0 +1,298 @@
+"""Runs __main__.py under Pulumi's mock monitor the way `pulumi preview` runs it.
+
+The Pulumi CLI merges the project's config defaults (Pulumi.yaml) into the stack's config
+(Pulumi.<stack>.yaml), refuses a stack that lacks a key without default, and hands the result to
+the program. `stack_config` does the same; `run_program` then executes __main__.py against a
+mock monitor that records every registered resource and the stack's exports.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings as runtime_settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "cedana-monitoring"
+
+# Secrets a stack sets with `pulumi config set --secret`; tests supply them.
+TEST_SECRETS = {
+    "clusterId": "5b1f3a2e-9c4d-4e7f-8a6b-0d1c2e3f4a5b",
+    "authToken": "test-cedana-token-3c1d9f0e8b7a",
+}
+
+
+def project_config() -> dict[str, dict[str, Any]]:
+    """The `config:` block of Pulumi.yaml."""
+    return yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+
+
+def stack_files() -> list[Path]:
+    return sorted(ROOT.glob("Pulumi.*.yaml"))
+
+
+def stack_name(path: Path) -> str:
+    return path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+
+
+def stack_values(path: Path) -> dict[str, Any]:
+    """The stack file's own values, without the project prefix."""
+    config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    values = {}
+    for key, value in config.items():
+        namespace, _, name = key.partition(":")
+        if namespace == PROJECT:
+            values[name] = value
+    return values
+
+
+class MissingConfigError(Exception):
+    """What the CLI reports before running the program: a required key is not set."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    values: dict[str, Any]
+    secret_keys: frozenset[str]
+
+
+def stack_config(values: Mapping[str, Any], secrets: Mapping[str, str]) -> StackConfig:
+    """Project defaults merged under the stack's values and secrets, as the CLI merges them."""
+    merged: dict[str, Any] = dict(values)
+    merged.update(secrets)
+    missing = []
+    for key, declaration in project_config().items():
+        if key in merged:
+            continue
+        if "default" in declaration:
+            merged[key] = declaration["default"]
+        else:
+            missing.append(key)
+    if missing:
+        raise MissingConfigError(f"Stack is missing configuration values {sorted(missing)}")
+    for key, declaration in project_config().items():
+        if declaration.get("secret") and key not in secrets:
+            raise MissingConfigError(f"{key} must be encrypted as it's secret")
+    return StackConfig(merged, frozenset(secrets))
+
+
+def _config_string(value: Any) -> str:
+    # The CLI hands every value to the program as a string; objects and arrays as JSON.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value)
+
+
+@dataclass
+class Registered:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    custom: bool
+    provider: str | None
+    parent: str | None = None
+    delete_before_replace: bool = False
+
+    @property
+    def plain(self) -> dict[str, Any]:
+        """Inputs with secret markers removed."""
+        return unwrap(self.inputs)
+
+
+@dataclass
+class ProgramRun:
+    resources: list[Registered] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
+
+    def of_type(self, type_: str) -> list[Registered]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name_suffix: str = "") -> Registered:
+        found = [r for r in self.of_type(type_) if r.name.endswith(name_suffix)]
+        assert len(found) == 1, (
+            f"expected one {type_} *{name_suffix}, got {[r.name for r in found]}"
+        )
+        return found[0]
+
+    def kubernetes_objects(self) -> list[dict[str, Any]]:
+        """Every Kubernetes object the program defines itself (not the ones charts render)."""
+        objects = []
+        for r in self.resources:
+            if not r.custom or not r.type.startswith("kubernetes:"):
+                continue
+            group_version, kind = _api_version_kind(r.type)
+            obj = {"apiVersion": group_version, "kind": kind, **r.plain}
+            objects.append(obj)
+        return objects
+
+    def charts(self) -> dict[str, Registered]:
+        """helm.v4.Chart registrations by release name."""
+        return {r.plain["name"]: r for r in self.of_type("kubernetes:helm.sh/v4:Chart")}
+
+
+def _api_version_kind(type_token: str) -> tuple[str, str]:
+    # kubernetes:apps/v1:Deployment -> apps/v1, Deployment; kubernetes:core/v1:Secret -> v1.
+    _, module, kind = type_token.split(":")
+    group, version = module.split("/")
+    return (version if group == "core" else module), kind
+
+
+def is_secret_marker(value: Any) -> bool:
+    return rpc.is_rpc_secret(value)
+
+
+def unwrap(value: Any) -> Any:
+    if rpc.is_rpc_secret(value):
+        return unwrap(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
+def walk(value: Any, path: str = "") -> Iterator[tuple[str, Any, bool]]:
+    """Every leaf of an input tree: (path, value, under a secret marker)."""
+    yield from _walk(value, path, False)
+
+
+def _walk(value: Any, path: str, secret: bool) -> Iterator[tuple[str, Any, bool]]:
+    if rpc.is_rpc_secret(value):
+        yield from _walk(rpc.unwrap_rpc_secret(value), path, True)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _walk(v, f"{path}.{k}", secret)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _walk(v, f"{path}[{i}]", secret)
+    else:
+        yield path, value, secret
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """Also records each registration's parent URN and options, which mocks do not see."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.recording = mocks
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        self.recording.pending_parent[(request.type, request.name)] = (
+            request.parent or None,
+            request.deleteBeforeReplace,
+        )
+        return super().RegisterResource(request)
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Records registrations; answers with the inputs plus the outputs the program reads."""
+
+    def __init__(self, run: ProgramRun) -> None:
+        self.run = run
+        self.pending_parent: dict[tuple[str, str], tuple[str | None, bool]] = {}
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
+        parent, delete_before_replace = self.pending_parent.pop(
+            (args.typ, args.name), (None, False)
+        )
+        self.run.resources.append(
+            Registered(
+                type=args.typ,
+                name=args.name,
+                inputs=args.inputs,
+                custom=args.custom,
+                provider=args.provider,
+                parent=parent,
+                delete_before_replace=delete_before_replace,
+            )
+        )
+        outputs = dict(args.inputs)
+        outputs.update(_fake_outputs(args.typ, args.name, args.inputs))
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list | None]:
+        if args.token == "aws:iam/getPolicyDocument:getPolicyDocument":
+            return {"json": json.dumps({"Version": "2012-10-17"})}, None
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": "123456789012", "arn": "arn:aws:iam::123456789012:root"}, None
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, None
+        return {}, None
+
+
+def _fake_outputs(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Computed outputs a real provider would return."""
+    if type_ == "random:index/randomPassword:RandomPassword":
+        return {"result": rpc.wrap_rpc_secret(f"random-{name}-" + "x" * 32)}
+    if type_ == "random:index/randomString:RandomString":
+        return {"result": "a1b2c3d4"[: int(inputs.get("length", 8))]}
+    if type_ == "random:index/randomId:RandomId":
+        return {"hex": "a1b2c3d4"}
+    if type_ == "aws:iam/role:Role":
+        return {"arn": f"arn:aws:iam::123456789012:role/{name}", "name": name}
+    if type_ == "aws:s3/bucketV2:BucketV2" or type_ == "aws:s3/bucket:Bucket":
+        bucket = inputs.get("bucket", name)
+        return {"arn": f"arn:aws:s3:::{bucket}", "bucket": bucket, "id": bucket}
+    return {}
+
+
+def run_program(
+    values: Mapping[str, Any],
+    secrets: Mapping[str, str] | None = None,
+    run: ProgramRun | None = None,
+) -> ProgramRun:
+    """Runs __main__.py under mocks with the merged config; raises what the program raises.
+
+    Pass `run` to inspect what was registered when the program fails.
+    """
+    secrets = TEST_SECRETS if secrets is None else secrets
+    config = stack_config(values, secrets)
+    run = ProgramRun() if run is None else run
+
+    runtime_settings.ROOT.set(None)
+    mocks = RecordingMocks(run)
+    pulumi.runtime.set_mocks(
+        mocks, project=PROJECT, stack="test", preview=True, monitor=RecordingMonitor(mocks)
+    )
+    set_all_config(
+        {f"{PROJECT}:{k}": _config_string(v) for k, v in config.values.items()},
+        [f"{PROJECT}:{k}" for k in config.secret_keys],
+    )
+
+    def program() -> None:
+        sys.path.insert(0, str(ROOT))
+        try:
+            runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        finally:
+            sys.path.remove(str(ROOT))
+
+    _sync_await(run_pulumi_func(program))
+    _collect_outputs(run)
+    return run
+
+
+def _collect_outputs(run: ProgramRun) -> None:
+    stack = runtime_settings.get_root_resource()
+    assert stack is not None
+    for name, value in stack.outputs.items():
+        output = pulumi.Output.from_input(value)
+        run.outputs[name] = _sync_await(output.future())
+        if _sync_await(output.is_secret()):
+            run.secret_outputs.add(name)

@@ -1,0 +1,221 @@
+"""The whole program under Pulumi mocks, the way `pulumi preview` runs it, per stack file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import kubernetes_validate
+import pulumi
+import pytest
+
+from tests.program import (
+    TEST_SECRETS,
+    MissingConfigError,
+    ProgramRun,
+    run_program,
+    stack_files,
+    stack_name,
+    stack_values,
+    walk,
+)
+
+KUBERNETES_VERSIONS = ("1.30.0", "1.35.0")
+OUR_TOKENS = "cedana:monitoring:"
+
+
+def test_the_repository_has_at_least_one_stack_file() -> None:
+    assert stack_files(), "no Pulumi.<stack>.yaml in the repository"
+
+
+@pytest.fixture(params=stack_files(), ids=stack_name)
+def stack_run(request: pytest.FixtureRequest) -> ProgramRun:
+    return run_program(stack_values(request.param))
+
+
+def test_every_stack_file_creates_the_namespace_secret_and_pinned_prometheus(
+    stack_run: ProgramRun,
+) -> None:
+    namespace = stack_run.one("kubernetes:core/v1:Namespace").plain["metadata"]["name"]
+    secret = stack_run.one("kubernetes:core/v1:Secret", "cedana-credentials")
+    assert secret.plain["metadata"] == {
+        "name": "cedana-credentials",
+        "namespace": namespace,
+        "labels": secret.plain["metadata"]["labels"],
+    }
+    # Marked secret in Pulumi state, value by value.
+    assert all(under_secret for _, _, under_secret in walk(secret.inputs["stringData"]))
+    assert secret.plain["stringData"] == {
+        "authToken": TEST_SECRETS["authToken"],
+        "clusterId": TEST_SECRETS["clusterId"],
+    }
+
+    prometheus = stack_run.charts()["prometheus"].plain
+    assert prometheus["chart"] == "prometheus"
+    assert prometheus["repositoryOpts"]["repo"] == (
+        "https://prometheus-community.github.io/helm-charts"
+    )
+    assert prometheus["namespace"] == namespace
+    assert prometheus["version"].count(".") == 2
+    assert not any(c in prometheus["version"] for c in "^~*x><=")
+
+
+def test_every_stack_file_defines_only_schema_valid_kubernetes_objects(
+    stack_run: ProgramRun,
+) -> None:
+    assert_schema_valid(stack_run)
+
+
+def assert_schema_valid(run: ProgramRun) -> None:
+    objects = run.kubernetes_objects()
+    assert objects
+    for obj in objects:
+        for version in KUBERNETES_VERSIONS:
+            kubernetes_validate.validate(obj, version, strict=True)
+
+
+def test_prometheus_is_a_short_lived_federation_source(default_run: ProgramRun) -> None:
+    values = default_run.charts()["prometheus"].plain["values"]
+    assert values["alertmanager"] == {"enabled": False}
+    assert values["prometheus-pushgateway"] == {"enabled": False}
+    server = values["server"]
+    assert server["persistentVolume"] == {"enabled": False}
+    assert server["retention"] == "6h"
+    assert server["emptyDir"]["sizeLimit"] == "4Gi"
+    for part in (server, values["kube-state-metrics"], values["prometheus-node-exporter"]):
+        assert set(part["resources"]) == {"requests", "limits"}
+
+
+def test_chart_versions_and_resources_follow_the_stack(program: Callable[..., ProgramRun]) -> None:
+    run = program(
+        prometheusChartVersion="29.1.0",
+        prometheusRetention="2h",
+        prometheusServerResources={
+            "requests": {"cpu": "1", "memory": "1Gi"},
+            "limits": {"cpu": "2", "memory": "3Gi"},
+        },
+    )
+    chart = run.charts()["prometheus"].plain
+    assert chart["version"] == "29.1.0"
+    assert chart["values"]["server"]["retention"] == "2h"
+    assert chart["values"]["server"]["resources"]["limits"] == {"cpu": "2", "memory": "3Gi"}
+    assert run.outputs["chartVersions"]["prometheus"] == "29.1.0"
+
+
+def test_another_namespace_moves_every_object_and_chart(
+    program: Callable[..., ProgramRun],
+) -> None:
+    run = program(namespace="metrics-prod")
+    assert run.one("kubernetes:core/v1:Namespace").plain["metadata"]["name"] == "metrics-prod"
+    for obj in run.kubernetes_objects():
+        if obj["kind"] in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
+            continue
+        assert obj["metadata"]["namespace"] == "metrics-prod", obj["metadata"]["name"]
+    for release, chart in run.charts().items():
+        assert chart.plain["namespace"] == "metrics-prod", release
+    binding = run.one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")
+    assert binding.plain["subjects"][0]["namespace"] == "metrics-prod"
+    text = str([r.plain for r in run.resources])
+    assert "cedana-monitoring.svc" not in text
+    assert "metrics-prod.svc.cluster.local" in text
+
+
+def test_every_kubernetes_resource_uses_the_one_explicit_provider(
+    default_run: ProgramRun,
+) -> None:
+    providers = default_run.of_type("pulumi:providers:kubernetes")
+    assert [p.name for p in providers] == ["kubernetes"]
+    for resource in default_run.resources:
+        if resource.type.startswith("kubernetes:"):
+            assert resource.provider is not None
+            assert "pulumi:providers:kubernetes::kubernetes::" in resource.provider, resource.name
+
+
+def test_the_kube_context_setting_reaches_the_provider(program: Callable[..., ProgramRun]) -> None:
+    assert "context" not in program().one("pulumi:providers:kubernetes").plain
+    provider = program(kubeContext="prod-eu").one("pulumi:providers:kubernetes")
+    assert provider.plain["context"] == "prod-eu"
+
+
+def test_components_own_their_children(default_run: ProgramRun) -> None:
+    components = [r for r in default_run.resources if r.type.startswith(OUR_TOKENS)]
+    assert {c.type for c in components} >= {
+        "cedana:monitoring:MonitoringStack",
+        "cedana:monitoring:Foundation",
+        "cedana:monitoring:Prometheus",
+        "cedana:monitoring:Vector",
+        "cedana:monitoring:EventExporter",
+        "cedana:monitoring:DcgmExporter",
+    }
+    for resource in default_run.resources:
+        assert resource.parent, resource.name
+        if resource.type in ("cedana:monitoring:MonitoringStack", "pulumi:providers:kubernetes"):
+            assert resource.parent.endswith("pulumi:pulumi:Stack::cedana-monitoring-test")
+        else:
+            assert f"${OUR_TOKENS}" in resource.parent or resource.parent.split("::")[2].startswith(
+                OUR_TOKENS
+            ), resource.name
+
+
+def test_the_namespace_allows_the_host_access_node_agents_need(default_run: ProgramRun) -> None:
+    labels = default_run.one("kubernetes:core/v1:Namespace").plain["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert labels["app.kubernetes.io/part-of"] == "cedana-monitoring"
+    assert labels["app.kubernetes.io/managed-by"] == "pulumi"
+
+
+def test_stack_outputs_tell_the_user_where_things_are(default_run: ProgramRun) -> None:
+    outputs = default_run.outputs
+    assert outputs["namespace"] == "cedana-monitoring"
+    assert outputs["prometheusEndpoints"]["federate"] == (
+        "http://prometheus-server.cedana-monitoring.svc.cluster.local:80/federate"
+    )
+    assert outputs["chartVersions"]["prometheus"]
+    assert outputs["verifyCommand"] == "kubectl get pods -n cedana-monitoring"
+
+
+def test_no_secret_reaches_an_export_or_a_non_secret_input(default_run: ProgramRun) -> None:
+    secrets = set(TEST_SECRETS.values())
+    assert not secrets & set(map(str, default_run.outputs.values()))
+    for resource in default_run.resources:
+        for path, value, under_secret in walk(resource.inputs):
+            if any(s in str(value) for s in secrets):
+                assert under_secret, f"{resource.name}{path} holds a secret in plain text"
+                assert resource.type == "kubernetes:core/v1:Secret", resource.name
+
+
+BASE_VALUES = {"s3Bucket": "cedana-metrics-example", "awsRegion": "us-east-1"}
+BAD_CONFIGS: list[tuple[str, dict[str, str], dict[str, str]]] = [
+    # (key, stack values, secrets); an empty string is an unset key whose default is "".
+    ("clusterId", {}, {**TEST_SECRETS, "clusterId": ""}),
+    ("authToken", {}, {"clusterId": TEST_SECRETS["clusterId"]}),
+    ("clusterId", {}, {**TEST_SECRETS, "clusterId": "not-a-uuid"}),
+    ("s3Bucket", {"s3Bucket": "Bad_Bucket"}, TEST_SECRETS),
+    ("s3Bucket", {"s3Bucket": ""}, TEST_SECRETS),
+    ("awsRegion", {"awsRegion": "Europe"}, TEST_SECRETS),
+    ("cedanaUrl", {"cedanaUrl": "http://api.cedana.ai"}, TEST_SECRETS),
+    ("namespace", {"namespace": "Not_A_Label"}, TEST_SECRETS),
+    ("credentialsMode", {"credentialsMode": "magic"}, TEST_SECRETS),
+    ("gpuMode", {"gpuMode": "maybe"}, TEST_SECRETS),
+]
+
+
+@pytest.mark.parametrize(
+    ("key", "values", "secrets"),
+    BAD_CONFIGS,
+    ids=[f"{b[0]}-{i}" for i, b in enumerate(BAD_CONFIGS)],
+)
+def test_a_bad_configuration_stops_the_program_before_anything_is_registered(
+    key: str, values: dict[str, str], secrets: dict[str, str]
+) -> None:
+    run = ProgramRun()
+    with pytest.raises(pulumi.RunError) as caught:
+        run_program({**BASE_VALUES, **values}, secrets, run=run)
+    message = str(caught.value)
+    assert f"cedana-monitoring:{key}:" in message
+    assert "fix: pulumi config set" in message
+    assert run.resources == []
+
+
+def test_the_cli_refuses_a_stack_without_a_required_key() -> None:
+    with pytest.raises(MissingConfigError, match="s3Bucket"):
+        run_program({"awsRegion": "us-east-1"})

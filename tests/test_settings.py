@@ -1,0 +1,285 @@
+"""Settings: defaults match Pulumi.yaml, good values load, every bad value names its key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.settings import (
+    ALL_KEYS,
+    DEFAULTS,
+    REQUIRED,
+    SECRET_KEYS,
+    ConfigError,
+    MappingSource,
+    load_settings,
+    s3_bucket_problem,
+)
+from tests.program import TEST_SECRETS, project_config
+
+GOOD = {"s3Bucket": "cedana-metrics-example", "awsRegion": "us-east-1", **TEST_SECRETS}
+
+
+def load(**overrides: Any) -> Any:
+    values = {**GOOD, **overrides}
+    values = {k: v for k, v in values.items() if v is not None}
+    secret = frozenset(k for k in values if k in SECRET_KEYS)
+    return load_settings(MappingSource(values, secret))
+
+
+def problems(**overrides: Any) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        load(**overrides)
+    return caught.value
+
+
+# --- Pulumi.yaml is the documentation: it must agree with the code --------------------------
+
+
+def test_every_setting_is_declared_in_pulumi_yaml_and_nothing_else() -> None:
+    assert set(project_config()) == ALL_KEYS
+
+
+def test_code_defaults_are_the_pulumi_yaml_defaults() -> None:
+    declared = project_config()
+    for key, default in DEFAULTS.items():
+        assert declared[key].get("default") == default, key
+
+
+def test_required_settings_have_no_default_so_the_cli_demands_them() -> None:
+    declared = project_config()
+    for key in REQUIRED:
+        assert "default" not in declared[key], key
+
+
+def test_pulumi_yaml_config_follows_the_cli_schema_rules() -> None:
+    # The Pulumi CLI (3.187+) accepts these types; arrays need `items`; defaults must match;
+    # `secret: true` with a default is refused at run time, so secrets never carry one.
+    type_checks = {
+        "string": lambda v: isinstance(v, str),
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+        "array": lambda v: isinstance(v, list),
+        "object": lambda v: isinstance(v, dict),
+    }
+    for key, declaration in project_config().items():
+        assert set(declaration) <= {"type", "items", "description", "secret", "default"}, key
+        assert declaration["type"] in type_checks, key
+        assert declaration.get("description"), f"{key} has no description"
+        if declaration["type"] == "array":
+            assert declaration["items"]["type"] in type_checks, key
+        if "default" in declaration:
+            assert type_checks[declaration["type"]](declaration["default"]), key
+            assert not declaration.get("secret"), f"{key}: a secret cannot have a default"
+
+
+def test_secret_settings_are_documented_as_secret() -> None:
+    for key in SECRET_KEYS:
+        declaration = project_config()[key]
+        assert declaration.get("secret") or "SECRET" in declaration["description"], key
+
+
+# --- Good values ----------------------------------------------------------------------------
+
+
+def test_a_minimal_stack_loads_with_the_documented_defaults() -> None:
+    settings = load()
+    assert settings.namespace == "cedana-monitoring"
+    assert settings.credentials_mode == "cedana"
+    assert settings.gpu_mode == "install"
+    assert settings.cedana_url == "https://api.cedana.ai"
+    assert settings.kube_context is None
+    assert settings.vector_key_prefix == "vector/data/{{ tags.ts }}/"
+    assert settings.prometheus_server_resources.limits == {"cpu": "1", "memory": "2Gi"}
+
+
+def test_secrets_never_show_in_the_settings_repr() -> None:
+    text = repr(load())
+    for secret in TEST_SECRETS.values():
+        assert secret not in text
+
+
+def test_overrides_are_typed() -> None:
+    settings = load(
+        namespace="metrics",
+        vectorBatchTimeoutSecs="30",
+        shipNodeExporter="true",
+        gpuNodeSelector='{"gpu": "yes"}',
+        vectorAgentTolerations="[]",
+    )
+    assert settings.namespace == "metrics"
+    assert settings.vector_batch_timeout_secs == 30
+    assert settings.ship_node_exporter is True
+    assert settings.gpu_node_selector == {"gpu": "yes"}
+    assert settings.vector_agent_tolerations == ()
+
+
+@pytest.mark.parametrize(
+    "bucket",
+    ["abc", "cedana-metrics", "my.bucket.name", "a" * 63, "bucket-123"],
+)
+def test_valid_bucket_names_pass(bucket: str) -> None:
+    assert s3_bucket_problem(bucket) is None
+
+
+# --- Bad values: each names its key and the command that fixes it ---------------------------
+
+BAD: list[tuple[str, dict[str, Any], str]] = [
+    ("clusterId", {"clusterId": None}, "pulumi config set --secret cedana-monitoring:clusterId"),
+    ("authToken", {"authToken": None}, "pulumi config set --secret cedana-monitoring:authToken"),
+    ("s3Bucket", {"s3Bucket": None}, "pulumi config set cedana-monitoring:s3Bucket"),
+    ("awsRegion", {"awsRegion": None}, "pulumi config set cedana-monitoring:awsRegion"),
+    ("clusterId", {"clusterId": "cluster-1"}, "--secret cedana-monitoring:clusterId"),
+    ("s3Bucket", {"s3Bucket": "Cedana_Metrics"}, "cedana-monitoring:s3Bucket"),
+    ("s3Bucket", {"s3Bucket": "ab"}, "cedana-monitoring:s3Bucket"),
+    ("s3Bucket", {"s3Bucket": "192.168.1.1"}, "cedana-monitoring:s3Bucket"),
+    ("s3Bucket", {"s3Bucket": "my..bucket"}, "cedana-monitoring:s3Bucket"),
+    ("s3Bucket", {"s3Bucket": "xn--bucket"}, "cedana-monitoring:s3Bucket"),
+    ("s3Bucket", {"s3Bucket": "-bucket"}, "cedana-monitoring:s3Bucket"),
+    ("awsRegion", {"awsRegion": "US-EAST-1"}, "cedana-monitoring:awsRegion us-east-1"),
+    ("awsRegion", {"awsRegion": "useast1"}, "cedana-monitoring:awsRegion"),
+    ("cedanaUrl", {"cedanaUrl": "http://api.cedana.ai"}, "cedana-monitoring:cedanaUrl https://"),
+    ("cedanaUrl", {"cedanaUrl": "api.cedana.ai"}, "cedana-monitoring:cedanaUrl"),
+    ("namespace", {"namespace": "Cedana_Monitoring"}, "cedana-monitoring:namespace"),
+    ("namespace", {"namespace": "a" * 64}, "cedana-monitoring:namespace"),
+    ("namespace", {"namespace": "kube-system"}, "cedana-monitoring:namespace"),
+    ("credentialsMode", {"credentialsMode": "legacy"}, "cedana-monitoring:credentialsMode"),
+    ("gpuMode", {"gpuMode": "on"}, "cedana-monitoring:gpuMode"),
+    ("prometheusChartVersion", {"prometheusChartVersion": "^29.0"}, "prometheusChartVersion"),
+    ("vectorChartVersion", {"vectorChartVersion": "latest"}, "vectorChartVersion"),
+    ("prometheusRetention", {"prometheusRetention": "six hours"}, "prometheusRetention"),
+    ("vectorBatchTimeoutSecs", {"vectorBatchTimeoutSecs": "soon"}, "vectorBatchTimeoutSecs"),
+    ("vectorBatchTimeoutSecs", {"vectorBatchTimeoutSecs": "0"}, "vectorBatchTimeoutSecs"),
+    ("vectorCompression", {"vectorCompression": "lz4"}, "vectorCompression"),
+    ("vectorAgentBufferBytes", {"vectorAgentBufferBytes": "1000"}, "vectorAgentBufferBytes"),
+    ("shipNodeExporter", {"shipNodeExporter": "yes"}, "shipNodeExporter"),
+    ("vectorKeyPrefix", {"vectorKeyPrefix": 'vector/{{ "{{" }} tags.ts {{ "}}" }}/'}, "KeyPrefix"),
+    ("vectorKeyPrefix", {"vectorKeyPrefix": "/vector/data/"}, "vectorKeyPrefix"),
+    (
+        "vectorAgentResources",
+        {"vectorAgentResources": {"requests": {"cpu": "1"}}},
+        "--path 'cedana-monitoring:vectorAgentResources'",
+    ),
+    (
+        "vectorAgentResources",
+        {
+            "vectorAgentResources": {
+                "requests": {"cpu": "2", "memory": "1Gi"},
+                "limits": {"cpu": "1", "memory": "1Gi"},
+            }
+        },
+        "vectorAgentResources",
+    ),
+    (
+        "dcgmResources",
+        {
+            "dcgmResources": {
+                "requests": {"cpu": "100m", "memory": "1 GB"},
+                "limits": {"cpu": "1", "memory": "2Gi"},
+            }
+        },
+        "dcgmResources",
+    ),
+    ("vectorAgentTolerations", {"vectorAgentTolerations": '{"key": "x"}'}, "Tolerations"),
+    (
+        "vectorAgentTolerations",
+        {"vectorAgentTolerations": [{"operator": "Maybe"}]},
+        "vectorAgentTolerations",
+    ),
+    (
+        "gpuNodeSelector",
+        {"gpuNodeSelector": '["gpu"]'},
+        "--path 'cedana-monitoring:gpuNodeSelector'",
+    ),
+    ("gpuNodeSelector", {"gpuNodeSelector": "gpu=true"}, "gpuNodeSelector"),
+    ("gpuNodeSelector", {"gpuNodeSelector": {"bad label!": "x"}}, "gpuNodeSelector"),
+    ("dcgmEndpoint", {"dcgmEndpoint": "nvidia-dcgm-exporter:9400"}, "dcgmEndpoint"),
+    ("credRefreshInterval", {"credRefreshInterval": "45 minutes"}, "credRefreshInterval"),
+    ("credRefreshInterval", {"credRefreshInterval": "1s"}, "credRefreshInterval"),
+    ("eventExporterImage", {"eventExporterImage": "ghcr.io/x/y:latest"}, "eventExporterImage"),
+    ("eventExporterImage", {"eventExporterImage": "ghcr.io/x/y"}, "eventExporterImage"),
+    ("credRefresherImage", {"credRefresherImage": "python@sha256:abc"}, "credRefresherImage"),
+    ("imageRegistry", {"imageRegistry": "https://registry.example.com"}, "imageRegistry"),
+    ("imagePullSecrets", {"imagePullSecrets": "regcred"}, "imagePullSecrets"),
+    ("imageDigests", {"imageDigests": {"timberio/vector": "abc"}}, "imageDigests"),
+    ("clusterDomain", {"clusterDomain": "Cluster_Local"}, "clusterDomain"),
+    (
+        "eventExporterMaxEventAgeSeconds",
+        {"eventExporterMaxEventAgeSeconds": "5"},
+        "eventExporterMaxEventAgeSeconds",
+    ),
+    ("s3Endpoint", {"s3Endpoint": "minio:9000"}, "s3Endpoint"),
+    (
+        "awsAccessKeyId",
+        {"credentialsMode": "static", "authToken": None},
+        "--secret cedana-monitoring:awsAccessKeyId",
+    ),
+    (
+        "awsSecretAccessKey",
+        {"credentialsMode": "static", "authToken": None, "awsAccessKeyId": "AKIAEXAMPLE"},
+        "--secret cedana-monitoring:awsSecretAccessKey",
+    ),
+    ("irsaOidcProviderArn", {"credentialsMode": "irsa"}, "irsaOidcProviderArn"),
+    (
+        "irsaOidcProviderArn",
+        {"credentialsMode": "irsa", "irsaOidcProviderArn": "arn:aws:iam::1:role/x"},
+        "irsaOidcProviderArn",
+    ),
+    ("eksClusterName", {"credentialsMode": "pod-identity"}, "eksClusterName"),
+    ("eksClusterName", {"eksClusterName": "bad name!"}, "eksClusterName"),
+    ("createBucket", {"createBucket": "true"}, "credentialsMode irsa"),
+    ("bucketExpirationDays", {"bucketExpirationDays": "0"}, "bucketExpirationDays"),
+]
+
+
+@pytest.mark.parametrize(
+    ("key", "overrides", "fix"), BAD, ids=[f"{b[0]}-{i}" for i, b in enumerate(BAD)]
+)
+def test_a_bad_setting_is_rejected_naming_its_key_and_fix(
+    key: str, overrides: dict[str, Any], fix: str
+) -> None:
+    error = problems(**overrides)
+    assert key in error.keys
+    message = str(error)
+    assert f"cedana-monitoring:{key}:" in message
+    assert "fix: pulumi config set" in message
+    assert fix in message
+
+
+def test_a_secret_stored_in_plain_text_is_refused() -> None:
+    values = {**GOOD}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(MappingSource(values, frozenset({"clusterId"})))
+    assert caught.value.keys == ["authToken"]
+    assert "plain text" in str(caught.value)
+    assert "pulumi config set --secret cedana-monitoring:authToken" in str(caught.value)
+
+
+def test_a_rejected_secret_is_never_echoed() -> None:
+    error = problems(clusterId="not-a-uuid-but-secret-looking-9f8e7d")
+    assert "not-a-uuid-but-secret-looking-9f8e7d" not in str(error)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    error = problems(clusterId=None, awsRegion="nowhere", gpuMode="maybe")
+    assert {"clusterId", "awsRegion", "gpuMode"} <= set(error.keys)
+
+
+def test_auth_token_is_optional_outside_cedana_mode() -> None:
+    settings = load(
+        credentialsMode="irsa",
+        authToken=None,
+        irsaOidcProviderArn="arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC",
+    )
+    assert settings.auth_token is None
+
+
+def test_a_created_bucket_leaves_room_for_its_random_suffix() -> None:
+    error = problems(
+        s3Bucket="b" * 60,
+        createBucket="true",
+        credentialsMode="irsa",
+        irsaOidcProviderArn="arn:aws:iam::123456789012:oidc-provider/oidc.example/id/A",
+    )
+    assert error.keys == ["s3Bucket"]

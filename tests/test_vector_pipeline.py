@@ -1,0 +1,413 @@
+"""The Vector pipeline: every series shipped exactly once, in the shape Cedana ingests."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.gpu import PodPlacement, schedulable
+from components.vector_config import helm_escape
+from tests.cluster_model import CLUSTER, Workload, copies, pods, ship_one_interval
+from tests.nodes import cluster
+from tests.program import ProgramRun
+
+MODES = list(
+    itertools.product(
+        ("cedana", "static", "irsa", "pod-identity"), ("install", "external", "off"), (False, True)
+    )
+)
+
+
+def mode_overrides(credentials: str, gpu: str, node_exporter: bool) -> dict[str, Any]:
+    overrides: dict[str, Any] = {
+        "credentialsMode": credentials,
+        "gpuMode": gpu,
+        "shipNodeExporter": node_exporter,
+    }
+    if credentials != "cedana":
+        overrides["secrets"] = {"clusterId": "5b1f3a2e-9c4d-4e7f-8a6b-0d1c2e3f4a5b"}
+    if credentials == "static":
+        overrides["secrets"] = {
+            **overrides["secrets"],
+            "awsAccessKeyId": "AKIAEXAMPLEKEY123456",
+            "awsSecretAccessKey": "example-secret-access-key-0123456789",
+        }
+    if credentials == "irsa":
+        overrides["irsaOidcProviderArn"] = (
+            "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC123"
+        )
+    if credentials == "pod-identity":
+        overrides["eksClusterName"] = "prod"
+    return overrides
+
+
+def vector_values(run: ProgramRun) -> tuple[dict[str, Any], dict[str, Any]]:
+    charts = run.charts()
+    return charts["vector"].plain["values"], charts["vector-collector"].plain["values"]
+
+
+def workloads(run: ProgramRun) -> list[Workload]:
+    agent, collector = vector_values(run)
+    return [
+        Workload(
+            "vector-agent",
+            agent["customConfig"],
+            daemonset=True,
+            replicas=0,
+            placement=PodPlacement.of_daemonset(
+                agent.get("nodeSelector"), agent.get("affinity"), agent.get("tolerations")
+            ),
+        ),
+        Workload(
+            "vector-collector",
+            collector["customConfig"],
+            daemonset=False,
+            replicas=int(collector["replicas"]),
+            placement=PodPlacement(
+                collector.get("nodeSelector") or {},
+                collector.get("affinity") or {},
+                collector.get("tolerations") or [],
+            ),
+        ),
+    ]
+
+
+# --- The config graph -----------------------------------------------------------------------
+
+
+def graph_problems(config: dict[str, Any]) -> list[str]:
+    sources = set(config["sources"])
+    transforms = config.get("transforms", {})
+    sinks = config["sinks"]
+    known = sources | set(transforms)
+    problems = []
+    consumed: set[str] = set()
+    for name, component in {**transforms, **sinks}.items():
+        for upstream in component["inputs"]:
+            consumed.add(upstream)
+            if upstream not in known:
+                problems.append(f"{name} reads {upstream!r}, which does not exist")
+    for name in sorted(known - consumed):
+        problems.append(f"{name} has no consumer")
+    return problems
+
+
+@pytest.mark.parametrize(("credentials", "gpu", "node_exporter"), MODES)
+def test_the_config_graph_is_valid_in_every_mode(
+    program: Callable[..., ProgramRun], credentials: str, gpu: str, node_exporter: bool
+) -> None:
+    run = program(**mode_overrides(credentials, gpu, node_exporter))
+    for values in vector_values(run):
+        config = values["customConfig"]
+        assert graph_problems(config) == []
+        assert set(config["sinks"]) == {"s3_sink"}
+        # Every path into the sink passes the transform that stamps `ts`.
+        assert config["sinks"]["s3_sink"]["inputs"] == ["add_timestamp"]
+        assert (
+            ".tags.ts = to_string(to_unix_timestamp(now()))"
+            in (config["transforms"]["add_timestamp"]["source"])
+        )
+
+
+def test_the_graph_check_catches_a_dangling_source() -> None:
+    config = {
+        "sources": {"a": {}, "b": {}},
+        "transforms": {"t": {"inputs": ["a", "missing"]}},
+        "sinks": {"s": {"inputs": ["t"]}},
+    }
+    assert graph_problems(config) == [
+        "t reads 'missing', which does not exist",
+        "b has no consumer",
+    ]
+
+
+# --- Helm's tpl pass -------------------------------------------------------------------------
+
+PROBE_TEMPLATE = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: probe
+data:
+  customConfig: |
+{{ tpl (toYaml .Values.customConfig) . | indent 4 }}
+  extraContainers: |
+{{ tpl (toYaml .Values.extraContainers) . | indent 4 }}
+"""
+
+
+def helm_tpl(values: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    """Renders values through Helm's `tpl`, as the vector chart does, with the real Helm."""
+    chart = tmp_path / "probe"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: probe\nversion: 0.1.0\n")
+    (chart / "templates" / "probe.yaml").write_text(PROBE_TEMPLATE)
+    values_file = tmp_path / "values.json"
+    values_file.write_text(json.dumps(values))
+    helm = Path(sys.executable).parent / "helm"
+    rendered = subprocess.run(
+        [str(helm), "template", "probe", str(chart), "-f", str(values_file)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    data = yaml.safe_load(rendered)["data"]
+    return {key: yaml.safe_load(text) for key, text in data.items()}
+
+
+@pytest.mark.parametrize(("credentials", "gpu"), [("cedana", "install"), ("static", "off")])
+def test_the_key_prefix_survives_helms_tpl_pass(
+    program: Callable[..., ProgramRun], tmp_path: Path, credentials: str, gpu: str
+) -> None:
+    run = program(**mode_overrides(credentials, gpu, True))
+    for i, values in enumerate(vector_values(run)):
+        rendered = helm_tpl(values, tmp_path / str(i))
+        sink = rendered["customConfig"]["sinks"]["s3_sink"]
+        assert sink["key_prefix"] == "vector/data/{{ tags.ts }}/"
+        # Everything else reaches Vector exactly as generated.
+        expected = json.loads(json.dumps(values["customConfig"]))
+        expected["sinks"]["s3_sink"]["key_prefix"] = "vector/data/{{ tags.ts }}/"
+        assert rendered["customConfig"] == expected
+        assert rendered["extraContainers"] == values["extraContainers"]
+
+
+def test_an_unescaped_template_would_not_survive(tmp_path: Path) -> None:
+    # Proves the probe is Helm: the raw Vector template is an error for Helm's tpl.
+    with pytest.raises(subprocess.CalledProcessError):
+        helm_tpl({"customConfig": {"key_prefix": "{{ tags.ts }}"}, "extraContainers": []}, tmp_path)
+
+
+def test_escaping_is_one_pass_over_both_delimiters() -> None:
+    assert helm_escape("a/{{ tags.ts }}/b") == 'a/{{ "{{" }} tags.ts {{ "}}" }}/b'
+    assert helm_escape("no templates") == "no templates"
+
+
+def test_a_custom_key_prefix_is_escaped_too(
+    program: Callable[..., ProgramRun], tmp_path: Path
+) -> None:
+    run = program(vectorKeyPrefix="tenant-a/{{ tags.collector }}/{{ tags.ts }}/")
+    rendered = helm_tpl(vector_values(run)[1], tmp_path)
+    assert rendered["customConfig"]["sinks"]["s3_sink"]["key_prefix"] == (
+        "tenant-a/{{ tags.collector }}/{{ tags.ts }}/"
+    )
+
+
+# --- The data shape --------------------------------------------------------------------------
+
+
+def test_the_sink_writes_what_cedana_ingests(default_run: ProgramRun) -> None:
+    for values in vector_values(default_run):
+        sink = values["customConfig"]["sinks"]["s3_sink"]
+        assert sink["type"] == "aws_s3"
+        assert sink["bucket"] == "cedana-metrics-example"
+        assert sink["region"] == "us-east-1"
+        assert sink["encoding"] == {"codec": "json"}
+        assert sink["compression"] == "none"
+        assert sink["batch"] == {"max_bytes": 10485760, "timeout_secs": 15}
+        assert sink["filename_time_format"] == "%s"
+        assert sink["filename_append_uuid"] is True
+        assert sink["buffer"]["type"] == "disk"
+        assert sink["buffer"]["when_full"] == "block"
+        assert "endpoint" not in sink
+
+
+def test_sink_settings_are_overridable(program: Callable[..., ProgramRun]) -> None:
+    run = program(
+        vectorBatchMaxBytes=1048576,
+        vectorBatchTimeoutSecs=60,
+        vectorCompression="gzip",
+        s3Endpoint="http://minio.storage.svc:9000",
+        vectorCollectorBufferBytes=1073741824,
+    )
+    agent, collector = vector_values(run)
+    sink = collector["customConfig"]["sinks"]["s3_sink"]
+    assert sink["batch"] == {"max_bytes": 1048576, "timeout_secs": 60}
+    assert sink["compression"] == "gzip"
+    assert sink["endpoint"] == "http://minio.storage.svc:9000"
+    assert sink["force_path_style"] is True
+    assert sink["buffer"]["max_size"] == 1073741824
+    assert agent["customConfig"]["sinks"]["s3_sink"]["endpoint"] == sink["endpoint"]
+
+
+def test_the_original_filters_and_collector_tags_are_kept(default_run: ProgramRun) -> None:
+    agent, collector = vector_values(default_run)
+    transforms = collector["customConfig"]["transforms"]
+    condition = transforms["kube_state_filter"]["condition"]
+    for name in ("kube_pod_owner", "kube_pod_info", "kube_job_owner"):
+        assert f'.name == "{name}"' in condition
+    assert (
+        'starts_with(string!(.name), "container_cpu_")'
+        in transforms["cadvisor_filter"]["condition"]
+    )
+    assert (
+        'starts_with(string!(.name), "container_memory_")'
+        in transforms["cadvisor_filter"]["condition"]
+    )
+    assert 'starts_with(string!(.name), "DCGM_FI_DEV_")' in transforms["dcgm_filter"]["condition"]
+    assert 'starts_with(string!(.name), "DCGM_FI_PROF_")' in transforms["dcgm_filter"]["condition"]
+    tags = " ".join(t.get("source", "") for t in transforms.values())
+    for value in ("kube-state-metrics", "cadvisor", "event-exporter", "dcgm"):
+        assert f'.tags.collector = "{value}"' in tags
+    host = agent["customConfig"]["transforms"]["host_filter"]["source"]
+    assert host == '.tags.host = get_env_var!("VECTOR_SELF_NODE_NAME")'
+
+
+def test_a_non_default_namespace_reaches_every_endpoint(program: Callable[..., ProgramRun]) -> None:
+    run = program(namespace="observability", clusterDomain="corp.internal")
+    _, collector = vector_values(run)
+    endpoints = [
+        e for s in collector["customConfig"]["sources"].values() for e in s.get("endpoints", [])
+    ]
+    assert endpoints
+    for endpoint in endpoints:
+        assert ".observability.svc.corp.internal:" in endpoint, endpoint
+    assert "cedana-monitoring" not in json.dumps(vector_values(run))
+
+
+# --- Exactly once ----------------------------------------------------------------------------
+
+# The original install: one agent per node, no tolerations, every cluster-level endpoint scraped
+# by every agent, DCGM through a load-balanced Service, node-exporter never connected.
+ORIGINAL_CONFIG: dict[str, Any] = {
+    "sources": {
+        "kube-state-metrics": {
+            "type": "prometheus_scrape",
+            "endpoints": ["http://prometheus-kube-state-metrics.ns.svc:8080/metrics"],
+        },
+        "dcgm-exporter": {
+            "type": "prometheus_scrape",
+            "endpoints": ["http://nvidia-dcgm-exporter.gpu-operator.svc:9400/metrics"],
+        },
+        "node-exporter": {
+            "type": "prometheus_scrape",
+            "endpoints": ["http://prometheus-prometheus-node-exporter.ns.svc:9100/metrics"],
+        },
+        "cadvisor": {
+            "type": "prometheus_scrape",
+            "endpoints": [
+                "http://prometheus-server.ns.svc/federate?match[]=container_cpu_usage_seconds_total"
+            ],
+        },
+        "host_metrics": {"type": "host_metrics"},
+        "event-exporter": {
+            "type": "prometheus_scrape",
+            "endpoints": ["http://kubernetes-event-exporter.ns.svc:2112/metrics"],
+        },
+    },
+    "transforms": {
+        "host_filter": {
+            "type": "remap",
+            "inputs": ["host_metrics"],
+            "source": '.tags.host = get_env_var!("SPEC_NODE_NAME")',
+        },
+        "cadvisor_tag": {
+            "type": "remap",
+            "inputs": ["cadvisor"],
+            "source": '.tags.host = get_env_var!("SPEC_NODE_NAME")',
+        },
+        "kube_state_tag": {"type": "remap", "inputs": ["kube-state-metrics"], "source": ""},
+        "dcgm_tag": {
+            "type": "remap",
+            "inputs": ["dcgm-exporter"],
+            "source": '.tags.host = get_env_var!("SPEC_NODE_NAME")',
+        },
+        "event_exporter_tag": {"type": "remap", "inputs": ["event-exporter"], "source": ""},
+    },
+    "sinks": {
+        "s3_sink": {
+            "inputs": [
+                "host_filter",
+                "cadvisor_tag",
+                "kube_state_tag",
+                "dcgm_tag",
+                "event_exporter_tag",
+            ]
+        }
+    },
+}
+
+
+def original_workloads() -> list[Workload]:
+    return [
+        Workload(
+            "original-agent", ORIGINAL_CONFIG, True, 0, PodPlacement.of_daemonset(None, None, [])
+        )
+    ]
+
+
+CLUSTERS = [(1, 0), (3, 2), (100, 4)]
+
+
+@pytest.mark.parametrize(("size", "gpu_every"), CLUSTERS)
+def test_each_series_is_shipped_exactly_once_at_any_cluster_size(
+    default_run: ProgramRun, size: int, gpu_every: int
+) -> None:
+    nodes, gpus = cluster(size, gpu_every)
+    shipments = ship_one_interval(workloads(default_run), nodes, gpus)
+    counted = copies(shipments)
+    expected = (
+        {("host", n.name) for n in nodes}
+        | {("cadvisor", n.name) for n in nodes}
+        | {("dcgm", n.name) for n in gpus}
+        | {("kube-state-metrics", CLUSTER), ("event-exporter", CLUSTER)}
+    )
+    assert set(counted) == expected
+    assert set(counted.values()) == {1}
+    # Node-level series name the node they describe, never the collector's node.
+    for s in shipments:
+        if s.describes != CLUSTER:
+            assert s.host_tag == s.describes, s
+    # Node-local data comes only from the agent on that node.
+    for s in shipments:
+        if s.data_set == "host":
+            assert s.by == f"vector-agent-{s.describes}"
+        else:
+            assert s.by.startswith("vector-collector"), s
+
+
+def test_the_original_install_ships_cluster_series_once_per_node() -> None:
+    nodes, gpus = cluster(100, 4)
+    counted = copies(ship_one_interval(original_workloads(), nodes, gpus))
+    untainted = [n for n in nodes if not n.taints]
+    assert counted[("kube-state-metrics", CLUSTER)] == len(untainted)
+    assert counted[("event-exporter", CLUSTER)] == len(untainted)
+    assert counted[("cadvisor", "node-0")] == len(untainted)
+    assert not any(d == "node-exporter" for d, _ in counted)  # scraped, never shipped
+    assert ("host", "gpu-15") not in counted  # GKE-tainted GPU node: no agent
+
+
+def test_node_exporter_is_shipped_by_each_nodes_own_agent_when_asked(
+    program: Callable[..., ProgramRun],
+) -> None:
+    nodes, gpus = cluster(20, 4)
+    shipments = ship_one_interval(workloads(program(shipNodeExporter=True)), nodes, gpus)
+    counted = copies(shipments)
+    node_exporter = {k: v for k, v in counted.items() if k[0] == "node-exporter"}
+    assert node_exporter == {("node-exporter", n.name): 1 for n in nodes}
+    for s in shipments:
+        if s.data_set == "node-exporter":
+            assert s.by == f"vector-agent-{s.describes}" and s.host_tag == s.describes
+
+
+def test_the_agent_runs_on_every_node_and_the_collector_once(default_run: ProgramRun) -> None:
+    nodes, _ = cluster(100, 4)
+    agent, collector = workloads(default_run)
+    assert len(pods(agent, nodes)) == 100
+    assert len(pods(collector, nodes)) == 1
+    _, collector_values = vector_values(default_run)
+    assert collector_values["updateStrategy"] == {"type": "Recreate"}
+
+
+def test_agent_tolerations_are_a_setting(program: Callable[..., ProgramRun]) -> None:
+    nodes, gpus = cluster(8, 2)
+    agent, _ = workloads(program(vectorAgentTolerations=[]))
+    assert {n.name for _, n in pods(agent, nodes)} == {n.name for n in nodes if not n.taints}
+    assert all(not schedulable(n, agent.placement) for n in gpus if n.taints)
