@@ -80,27 +80,30 @@ def dcgm_scrape_config(target: DcgmTarget) -> dict[str, Any]:
     return job
 
 
-def cadvisor_scrape_config() -> dict[str, Any]:
-    """The chart's cAdvisor job, keeping only the series the collector ships."""
-    return {
-        "job_name": CADVISOR_JOB,
-        "scheme": "https",
-        "tls_config": {
-            "ca_file": "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
-            "insecure_skip_verify": True,
-        },
-        "bearer_token_file": "/var/run/secrets/kubernetes.io/serviceaccount/token",
-        "kubernetes_sd_configs": [{"role": "node"}],
-        "relabel_configs": [
-            {"action": "labelmap", "regex": "__meta_kubernetes_node_label_(.+)"},
-            {"target_label": "__address__", "replacement": "kubernetes.default.svc:443"},
-            {
-                "source_labels": ["__meta_kubernetes_node_name"],
-                "regex": "(.+)",
-                "target_label": "__metrics_path__",
-                "replacement": "/api/v1/nodes/$1/proxy/metrics/cadvisor",
-            },
-        ],
+# The chart's default jobs (chart 28+ keeps them in the `scrapeConfigs` map). Only the cAdvisor
+# job feeds the collector; the others (API servers, every annotated pod and service…) would
+# cost memory and CPU for series nobody reads, so they are switched off.
+CHART_DEFAULT_JOBS = (
+    "prometheus",
+    "kubernetes-api-servers",
+    "kubernetes-nodes",
+    "kubernetes-nodes-cadvisor",
+    "kubernetes-service-endpoints",
+    "kubernetes-service-endpoints-slow",
+    "prometheus-pushgateway",
+    "kubernetes-services",
+    "kubernetes-pods",
+    "kubernetes-pods-slow",
+)
+
+
+def scrape_configs(dcgm: DcgmTarget | None) -> dict[str, Any]:
+    """The chart's `scrapeConfigs` map: cAdvisor (trimmed to what is shipped) and DCGM."""
+    jobs: dict[str, Any] = {job: {"enabled": False} for job in CHART_DEFAULT_JOBS}
+    jobs[CADVISOR_JOB] = {
+        "enabled": True,
+        # Merged into the chart's own job definition: keep only the series the collector
+        # ships, so the TSDB stays small.
         "metric_relabel_configs": [
             {
                 "source_labels": ["__name__"],
@@ -109,6 +112,11 @@ def cadvisor_scrape_config() -> dict[str, Any]:
             }
         ],
     }
+    if dcgm is not None:
+        job = dcgm_scrape_config(dcgm)
+        del job["job_name"]
+        jobs[DCGM_JOB] = {"enabled": True, **job}
+    return jobs
 
 
 @dataclass(frozen=True)
@@ -127,9 +135,6 @@ def retention_size(storage_size: str) -> str:
 
 
 def prometheus_values(a: PrometheusValuesArgs) -> dict[str, Any]:
-    scrape_configs = [cadvisor_scrape_config()]
-    if a.dcgm is not None:
-        scrape_configs.append(dcgm_scrape_config(a.dcgm))
     return {
         "alertmanager": {"enabled": False},
         "prometheus-pushgateway": {"enabled": False},
@@ -140,12 +145,7 @@ def prometheus_values(a: PrometheusValuesArgs) -> dict[str, Any]:
             "emptyDir": {"sizeLimit": a.storage_size},
             "resources": a.server_resources.to_kubernetes(),
         },
-        "serverFiles": {
-            # Only the jobs whose series the collector federates; the chart's other default
-            # jobs (API servers, every annotated pod and service…) would cost memory for nothing.
-            "prometheus.yml": {"scrape_configs": scrape_configs},
-        },
-        "scrapeConfigs": None,
+        "scrapeConfigs": scrape_configs(a.dcgm),
         "kube-state-metrics": {
             "resources": a.kube_state_metrics_resources.to_kubernetes(),
         },

@@ -162,7 +162,7 @@ DEFAULTS: dict[str, Any] = {
     "eventExporterImage": "ghcr.io/resmoio/kubernetes-event-exporter:v1.7",
     "eventExporterResources": _res("50m", "64Mi", "200m", "256Mi"),
     "eventExporterMaxEventAgeSeconds": 900,
-    "dcgmChartVersion": "4.8.3",
+    "dcgmChartVersion": "4.8.2",
     "dcgmResources": _res("100m", "128Mi", "500m", "512Mi"),
     "dcgmPriorityClassName": "",
     "dcgmEndpoint": DEFAULT_DCGM_ENDPOINT,
@@ -722,7 +722,7 @@ def load_settings(source: ConfigSource) -> Settings:
         event_exporter_max_event_age_seconds=r.integer(
             "eventExporterMaxEventAgeSeconds", "900", 60, 86_400
         ),
-        dcgm_chart_version=r.string("dcgmChartVersion", "4.8.3", _chart_version),
+        dcgm_chart_version=r.string("dcgmChartVersion", "4.8.2", _chart_version),
         dcgm_resources=r.resources("dcgmResources"),
         dcgm_priority_class_name=r.string("dcgmPriorityClassName", "<priority-class>"),
         dcgm_endpoint=dcgm_endpoint,

@@ -30,8 +30,7 @@ from components.vector_credentials import (
     script_checksum,
 )
 from components.vector_values import (
-    AGENT_DATA_DIR,
-    COLLECTOR_DATA_DIR,
+    DATA_DIR,
     VectorPodSettings,
     agent_values,
     collector_values,
@@ -172,7 +171,7 @@ class MonitoringStack(pulumi.ComponentResource):
         agent = agent_values(
             agent_config(
                 sink_settings(settings, bucket, settings.vector_agent_buffer_bytes),
-                data_dir=AGENT_DATA_DIR,
+                data_dir=DATA_DIR,
                 api=settings.vector_api,
                 ship_node_exporter=settings.ship_node_exporter,
             ),
@@ -189,7 +188,7 @@ class MonitoringStack(pulumi.ComponentResource):
             collector_config(
                 sink_settings(settings, bucket, settings.vector_collector_buffer_bytes),
                 CollectorSources(endpoints, collect_dcgm=settings.gpu_mode != "off"),
-                data_dir=COLLECTOR_DATA_DIR,
+                data_dir=DATA_DIR,
                 api=settings.vector_api,
             ),
             VectorPodSettings(
@@ -199,7 +198,6 @@ class MonitoringStack(pulumi.ComponentResource):
                 image_pull_secrets=settings.image_pull_secrets,
             ),
             wiring,
-            settings.vector_collector_buffer_bytes,
         )
         Vector(
             f"{name}-vector",

@@ -10,8 +10,9 @@ from components.security import container_security_context, pod_security_context
 from components.settings import Resources
 from components.vector_config import HOST_IP_ENV
 
-AGENT_DATA_DIR = "/vector-data-dir"
-COLLECTOR_DATA_DIR = "/vector-data-dir"
+# Where the chart mounts its `data` volume: hostPath /var/lib/vector for the agent, an
+# emptyDir for the collector.
+DATA_DIR = "/vector-data-dir"
 
 
 @dataclass(frozen=True)
@@ -91,11 +92,10 @@ def agent_values(
 
 
 def collector_values(
-    config: dict[str, Any],
-    pod: VectorPodSettings,
-    wiring: CredentialWiring,
-    buffer_bytes: int,
+    config: dict[str, Any], pod: VectorPodSettings, wiring: CredentialWiring
 ) -> dict[str, Any]:
+    """The chart keeps the collector's data dir (and so the disk buffer, bounded by its
+    max_size) in an emptyDir: it survives container restarts, not the pod's deletion."""
     values = _common(config, pod, wiring)
     values["role"] = "Stateless-Aggregator"
     values["replicas"] = 1
@@ -104,13 +104,4 @@ def collector_values(
     values["updateStrategy"] = {"type": "Recreate"}
     values["securityContext"] = container_security_context()
     values["podSecurityContext"] = pod_security_context()
-    # The disk buffer lives in an emptyDir sized to hold it (plus Vector's own state).
-    values["extraVolumes"] = [
-        *values["extraVolumes"],
-        {"name": "buffer", "emptyDir": {"sizeLimit": f"{buffer_bytes // 2**20 + 256}Mi"}},
-    ]
-    values["extraVolumeMounts"] = [
-        *values["extraVolumeMounts"],
-        {"name": "buffer", "mountPath": COLLECTOR_DATA_DIR},
-    ]
     return values

@@ -19,7 +19,8 @@ from typing import Any
 import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc, settings as runtime_settings
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
@@ -247,7 +248,7 @@ def _fake_outputs(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, An
         return {"hex": "a1b2c3d4"}
     if type_ == "aws:iam/role:Role":
         return {"arn": f"arn:aws:iam::123456789012:role/{name}", "name": name}
-    if type_ == "aws:s3/bucketV2:BucketV2" or type_ == "aws:s3/bucket:Bucket":
+    if type_ == "aws:s3/bucket:Bucket":
         bucket = inputs.get("bucket", name)
         return {"arn": f"arn:aws:s3:::{bucket}", "bucket": bucket, "id": bucket}
     return {}

@@ -23,9 +23,8 @@ def dcgm_placement(run: ProgramRun) -> PodPlacement:
 
 
 def prometheus_jobs(run: ProgramRun) -> dict[str, dict[str, Any]]:
-    values = run.charts()["prometheus"].plain["values"]
-    jobs = values["serverFiles"]["prometheus.yml"]["scrape_configs"]
-    return {job["job_name"]: job for job in jobs}
+    jobs = run.charts()["prometheus"].plain["values"]["scrapeConfigs"]
+    return {name: job for name, job in jobs.items() if job["enabled"]}
 
 
 def collector_sources(run: ProgramRun) -> dict[str, Any]:
@@ -89,7 +88,7 @@ def test_install_mode_pins_the_chart_and_fixes_its_platform_defaults(
     chart = default_run.charts()["dcgm-exporters"].plain
     assert chart["chart"] == "dcgm-exporter"
     assert chart["repositoryOpts"]["repo"] == "https://nvidia.github.io/dcgm-exporter/helm-charts"
-    assert chart["version"] == "4.8.3"
+    assert chart["version"] == "4.8.2"
     values = chart["values"]
     assert values["serviceMonitor"] == {"enabled": False}
     assert values["priorityClassName"] == ""
