@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from components.durations import parse_go_duration
+from cred_refresher.cred_refresher import parse_duration
 
 PROJECT = "cedana-monitoring"
 
@@ -351,7 +351,7 @@ def _memory_quantity(value: str) -> str | None:
 
 def _go_duration(value: str) -> str | None:
     try:
-        seconds = parse_go_duration(value)
+        seconds = parse_duration(value)
     except ValueError:
         return "must be a duration such as 45m, 30s or 1h30m"
     if seconds < 10:
