@@ -8,11 +8,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.endpoints import PROMETHEUS_RELEASE, Endpoints
+from components.images import ImagePolicy
+from components.labels import labels
 from components.prometheus_values import (
+    SERVER_SERVICE_ACCOUNT,
     DcgmTarget,
     PrometheusValuesArgs,
     dcgm_target,
     prometheus_values,
+    server_cluster_role_rules,
 )
 from components.settings import Settings
 
@@ -28,7 +32,10 @@ class PrometheusArgs:
 
     @staticmethod
     def from_settings(
-        settings: Settings, namespace: pulumi.Input[str], dcgm: DcgmTarget | None
+        settings: Settings,
+        namespace: pulumi.Input[str],
+        dcgm: DcgmTarget | None,
+        images: ImagePolicy,
     ) -> PrometheusArgs:
         return PrometheusArgs(
             namespace=namespace,
@@ -41,6 +48,8 @@ class PrometheusArgs:
                 kube_state_metrics_resources=settings.kube_state_metrics_resources,
                 node_exporter_resources=settings.node_exporter_resources,
                 dcgm=dcgm,
+                server_cluster_role=f"{settings.namespace}-{SERVER_SERVICE_ACCOUNT}",
+                images=images,
             ),
         )
 
@@ -62,6 +71,33 @@ class Prometheus(pulumi.ComponentResource):
         self, name: str, args: PrometheusArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("cedana:monitoring:Prometheus", name, {}, opts)
+        # The server's ClusterRole and binding are ours (the chart's role reads more than the
+        # server needs); cluster-scoped names carry the namespace so two installs never clash.
+        fixed = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
+        role_name = args.values.server_cluster_role
+        role = k8s.rbac.v1.ClusterRole(
+            f"{name}-server-cluster-role",
+            metadata={"name": role_name, "labels": labels("prometheus-server")},
+            rules=server_cluster_role_rules(args.values.dcgm is not None),
+            opts=fixed,
+        )
+        k8s.rbac.v1.ClusterRoleBinding(
+            f"{name}-server-cluster-role-binding",
+            metadata={"name": role_name, "labels": labels("prometheus-server")},
+            role_ref={
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": role.metadata.name,
+            },
+            subjects=[
+                {
+                    "kind": "ServiceAccount",
+                    "name": SERVER_SERVICE_ACCOUNT,
+                    "namespace": args.namespace,
+                }
+            ],
+            opts=fixed,
+        )
         k8s.helm.v4.Chart(
             f"{name}-chart",
             chart="prometheus",

@@ -11,8 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from components.images import ImagePolicy, mirrored
+from components.security import container_security_context, pod_security_context
 from components.settings import Resources, memory_bytes
-from components.vector_config import CADVISOR_JOB, CADVISOR_PREFIXES, DCGM_JOB, DCGM_PREFIXES
+from components.vector_config import (
+    CADVISOR_JOB,
+    CADVISOR_PREFIXES,
+    DCGM_JOB,
+    DCGM_PREFIXES,
+    KUBE_STATE_METRICS,
+)
 
 # Node agents run on every node, tainted GPU nodes included.
 NODE_AGENT_TOLERATIONS = [{"operator": "Exists", "effect": "NoSchedule"}]
@@ -119,6 +127,21 @@ def scrape_configs(dcgm: DcgmTarget | None) -> dict[str, Any]:
     return jobs
 
 
+# The config reloader beside the server: tiny and constant, so not a setting.
+RELOADER_RESOURCES = Resources(
+    requests={"cpu": "10m", "memory": "16Mi"}, limits={"cpu": "50m", "memory": "32Mi"}
+)
+# Only what the collector ships: fewer objects watched, fewer series, a smaller ClusterRole.
+KSM_COLLECTORS = ["pods", "jobs"]
+SERVER_SERVICE_ACCOUNT = "prometheus-server"
+
+# Upstream image repositories of the pinned chart (tags follow the chart version).
+SERVER_IMAGE = "quay.io/prometheus/prometheus"
+RELOADER_IMAGE = "quay.io/prometheus-operator/prometheus-config-reloader"
+KSM_REGISTRY, KSM_REPOSITORY = "registry.k8s.io", "kube-state-metrics/kube-state-metrics"
+NODE_EXPORTER_REGISTRY, NODE_EXPORTER_REPOSITORY = "quay.io", "prometheus/node-exporter"
+
+
 @dataclass(frozen=True)
 class PrometheusValuesArgs:
     retention: str
@@ -127,6 +150,29 @@ class PrometheusValuesArgs:
     kube_state_metrics_resources: Resources
     node_exporter_resources: Resources
     dcgm: DcgmTarget | None
+    # The server's ClusterRole, created by this program with only the reads it needs.
+    server_cluster_role: str
+    images: ImagePolicy
+
+
+def server_cluster_role_rules(discover_dcgm: bool) -> list[dict[str, Any]]:
+    """What the server reads: nodes and their kubelet metrics (cAdvisor), and, for DCGM, the
+    EndpointSlices, Services and Pods of the exporter's Service. The chart's own role also
+    reads ingresses and configmaps everywhere, which this stack never scrapes."""
+    rules: list[dict[str, Any]] = [
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["list", "watch"]},
+        {"apiGroups": [""], "resources": ["nodes/metrics"], "verbs": ["get"]},
+    ]
+    if discover_dcgm:
+        rules += [
+            {"apiGroups": [""], "resources": ["services", "pods"], "verbs": ["list", "watch"]},
+            {
+                "apiGroups": ["discovery.k8s.io"],
+                "resources": ["endpointslices"],
+                "verbs": ["list", "watch"],
+            },
+        ]
+    return rules
 
 
 def retention_size(storage_size: str) -> str:
@@ -134,23 +180,68 @@ def retention_size(storage_size: str) -> str:
     return f"{memory_bytes(storage_size) * 8 // 10 // 2**20}MB"
 
 
+def _image(repository: str, images: ImagePolicy, digest_key: str = "digest") -> dict[str, str]:
+    values = {"repository": mirrored(repository, images.registry)}
+    if images.digest(repository):
+        values[digest_key] = images.digest(repository)
+    return values
+
+
+def _registry_image(
+    registry: str, repository: str, images: ImagePolicy, digest_key: str
+) -> dict[str, str]:
+    values = {"registry": images.registry or registry, "repository": repository}
+    digest = images.digest(f"{registry}/{repository}")
+    if digest:
+        values[digest_key] = digest
+    return values
+
+
 def prometheus_values(a: PrometheusValuesArgs) -> dict[str, Any]:
+    pull_secrets = a.images.pull_secret_refs()
     return {
         "alertmanager": {"enabled": False},
         "prometheus-pushgateway": {"enabled": False},
+        "imagePullSecrets": pull_secrets,
+        "serviceAccounts": {"server": {"create": True, "name": SERVER_SERVICE_ACCOUNT}},
         "server": {
+            "image": _image(SERVER_IMAGE, a.images),
             "retention": a.retention,
             "retentionSize": retention_size(a.storage_size),
             "persistentVolume": {"enabled": False},
             "emptyDir": {"sizeLimit": a.storage_size},
             "resources": a.server_resources.to_kubernetes(),
+            "useExistingClusterRoleName": a.server_cluster_role,
+            "securityContext": pod_security_context(),
+            "containerSecurityContext": container_security_context(),
+        },
+        "configmapReload": {
+            "prometheus": {
+                "image": _image(RELOADER_IMAGE, a.images),
+                "resources": RELOADER_RESOURCES.to_kubernetes(),
+                "containerSecurityContext": container_security_context(),
+            }
         },
         "scrapeConfigs": scrape_configs(a.dcgm),
         "kube-state-metrics": {
+            "image": _registry_image(KSM_REGISTRY, KSM_REPOSITORY, a.images, "sha"),
+            "imagePullSecrets": pull_secrets,
             "resources": a.kube_state_metrics_resources.to_kubernetes(),
+            "collectors": KSM_COLLECTORS,
+            "metricAllowlist": list(KUBE_STATE_METRICS),
+            "securityContext": {"enabled": True, **pod_security_context()},
+            "containerSecurityContext": container_security_context(),
         },
         "prometheus-node-exporter": {
+            "image": _registry_image(
+                NODE_EXPORTER_REGISTRY, NODE_EXPORTER_REPOSITORY, a.images, "digest"
+            ),
+            "imagePullSecrets": pull_secrets,
             "resources": a.node_exporter_resources.to_kubernetes(),
             "tolerations": NODE_AGENT_TOLERATIONS,
+            # Exception: node-exporter keeps the chart's host network, host PID namespace and
+            # read-only host root mount: it reports the node itself, not its own container.
+            # It still runs as nobody without any capability.
+            "containerSecurityContext": container_security_context(),
         },
     }

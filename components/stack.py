@@ -14,6 +14,7 @@ from components.endpoints import VECTOR_AGENT_RELEASE, VECTOR_COLLECTOR_RELEASE,
 from components.event_exporter import EventExporter, EventExporterArgs
 from components.event_exporter_spec import EventExporterSettings
 from components.foundation import Foundation, FoundationArgs
+from components.images import ImagePolicy, reference
 from components.prometheus import Prometheus, PrometheusArgs, dcgm_target_for
 from components.settings import Settings
 from components.vector import Vector, VectorArgs
@@ -73,6 +74,9 @@ class MonitoringStack(pulumi.ComponentResource):
         super().__init__("cedana:monitoring:MonitoringStack", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
         endpoints = Endpoints(settings.namespace, settings.cluster_domain)
+        images = ImagePolicy(
+            settings.image_registry, settings.image_digests, settings.image_pull_secrets
+        )
 
         foundation = Foundation(
             f"{name}-foundation",
@@ -126,7 +130,7 @@ class MonitoringStack(pulumi.ComponentResource):
                 mode=settings.credentials_mode,
                 namespace=namespace,
                 refresher=RefresherSettings(
-                    image=settings.cred_refresher_image,
+                    image=reference(settings.cred_refresher_image, images),
                     resources=settings.cred_refresher_resources.to_kubernetes(),
                     cedana_url=settings.cedana_url,
                     refresh_interval=settings.cred_refresh_interval,
@@ -144,7 +148,7 @@ class MonitoringStack(pulumi.ComponentResource):
         prometheus = Prometheus(
             f"{name}-prometheus",
             PrometheusArgs.from_settings(
-                settings, namespace=namespace, dcgm=dcgm_target_for(settings)
+                settings, namespace=namespace, dcgm=dcgm_target_for(settings), images=images
             ),
             opts=child,
         )
@@ -153,7 +157,7 @@ class MonitoringStack(pulumi.ComponentResource):
             EventExporterArgs(
                 spec=EventExporterSettings(
                     namespace=settings.namespace,
-                    image=settings.event_exporter_image,
+                    image=reference(settings.event_exporter_image, images),
                     resources=settings.event_exporter_resources,
                     max_event_age_seconds=settings.event_exporter_max_event_age_seconds,
                     image_pull_secrets=settings.image_pull_secrets,
@@ -164,7 +168,9 @@ class MonitoringStack(pulumi.ComponentResource):
         )
         if settings.gpu_mode == "install":
             DcgmExporter(
-                f"{name}-dcgm", DcgmArgs.from_settings(settings, namespace=namespace), opts=child
+                f"{name}-dcgm",
+                DcgmArgs.from_settings(settings, namespace=namespace, images=images),
+                opts=child,
             )
 
         wiring = credentials.wiring
@@ -179,7 +185,7 @@ class MonitoringStack(pulumi.ComponentResource):
                 resources=settings.vector_agent_resources,
                 priority_class_name=settings.vector_priority_class_name,
                 service_account=VECTOR_AGENT_RELEASE,
-                image_pull_secrets=settings.image_pull_secrets,
+                images=images,
             ),
             wiring,
             list(settings.vector_agent_tolerations),
@@ -195,7 +201,7 @@ class MonitoringStack(pulumi.ComponentResource):
                 resources=settings.vector_collector_resources,
                 priority_class_name=settings.vector_priority_class_name,
                 service_account=VECTOR_COLLECTOR_RELEASE,
-                image_pull_secrets=settings.image_pull_secrets,
+                images=images,
             ),
             wiring,
         )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from components.credential_wiring import CredentialWiring
+from components.images import ImagePolicy, mirrored
 from components.security import container_security_context, pod_security_context
 from components.settings import Resources
 from components.vector_config import HOST_IP_ENV
@@ -15,17 +16,25 @@ from components.vector_config import HOST_IP_ENV
 DATA_DIR = "/vector-data-dir"
 
 
+VECTOR_IMAGE = "docker.io/timberio/vector"  # the tag follows the pinned chart
+
+
 @dataclass(frozen=True)
 class VectorPodSettings:
     resources: Resources
     priority_class_name: str
     service_account: str
-    image_pull_secrets: tuple[str, ...] = ()
-    image: dict[str, str] = field(default_factory=dict)
+    images: ImagePolicy
 
 
-def _pull_secrets(names: tuple[str, ...]) -> list[dict[str, str]]:
-    return [{"name": n} for n in names]
+def vector_image(images: ImagePolicy) -> dict[str, Any]:
+    image: dict[str, Any] = {
+        "repository": mirrored(VECTOR_IMAGE, images.registry),
+        "pullSecrets": images.pull_secret_refs(),
+    }
+    if images.digest(VECTOR_IMAGE):
+        image["sha"] = images.digest(VECTOR_IMAGE)
+    return image
 
 
 def _common(
@@ -52,7 +61,7 @@ def _common(
         "extraContainers": list(wiring.containers),
         "extraVolumes": list(wiring.volumes),
         "extraVolumeMounts": list(wiring.mounts),
-        "image": {"pullSecrets": _pull_secrets(pod.image_pull_secrets), **pod.image},
+        "image": vector_image(pod.images),
     }
     return values
 

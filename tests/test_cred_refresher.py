@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import configparser
-import importlib.util
 import itertools
 import json
 import os
@@ -28,6 +27,7 @@ import botocore.session
 import pytest
 from moto.server import ThreadedMotoServer
 
+from cred_refresher import cred_refresher as refresher
 from tests.cedana_fake import FakeCedana, key_id
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,18 +35,6 @@ SCRIPT = ROOT / "cred_refresher" / "cred_refresher.py"
 AUTH_TOKEN = "cedana-test-token-5f0e9d8c7b6a"
 CLUSTER_ID = "5b1f3a2e-9c4d-4e7f-8a6b-0d1c2e3f4a5b"
 ENDPOINT_TOKEN = "endpoint-token-0a1b2c3d4e5f"
-
-
-def load_module() -> Any:
-    spec = importlib.util.spec_from_file_location("cred_refresher", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["cred_refresher"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-refresher = load_module()
 
 
 def free_port() -> int:

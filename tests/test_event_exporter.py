@@ -14,7 +14,9 @@ READ_VERBS = {"get", "list", "watch"}
 
 
 def test_the_cluster_role_only_reads_events(default_run: ProgramRun) -> None:
-    role = default_run.one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").plain
+    role = default_run.one(
+        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "event-exporter-cluster-role"
+    ).plain
     for rule in role["rules"]:
         assert "*" not in rule["verbs"] and "*" not in rule["resources"]
         assert "*" not in rule["apiGroups"]
@@ -28,8 +30,13 @@ def test_the_binding_grants_the_role_to_the_exporter_in_its_namespace(
     program: Callable[..., ProgramRun],
 ) -> None:
     run = program(namespace="observability")
-    binding = run.one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding").plain
-    role = run.one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").plain
+    binding = run.one(
+        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+        "event-exporter-cluster-role-binding",
+    ).plain
+    role = run.one(
+        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "event-exporter-cluster-role"
+    ).plain
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"] == [
         {

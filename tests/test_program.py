@@ -112,7 +112,10 @@ def test_another_namespace_moves_every_object_and_chart(
         assert obj["metadata"]["namespace"] == "metrics-prod", obj["metadata"]["name"]
     for release, chart in run.charts().items():
         assert chart.plain["namespace"] == "metrics-prod", release
-    binding = run.one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")
+    binding = run.one(
+        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+        "event-exporter-cluster-role-binding",
+    )
     assert binding.plain["subjects"][0]["namespace"] == "metrics-prod"
     text = str([r.plain for r in run.resources])
     assert "cedana-monitoring.svc" not in text
