@@ -18,6 +18,7 @@ from components.event_exporter_spec import (
     config_text,
     deployment_spec,
     service_spec,
+    static_analysis_skips,
 )
 from components.labels import labels
 
@@ -86,7 +87,10 @@ class EventExporter(pulumi.ComponentResource):
         )
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=meta(EVENT_EXPORTER_NAME),
+            metadata={
+                **meta(EVENT_EXPORTER_NAME),
+                "annotations": static_analysis_skips(spec.image),
+            },
             spec=deployment_spec(spec, checksum(text)),
             opts=pulumi.ResourceOptions(
                 parent=self, delete_before_replace=True, depends_on=[config, account]

@@ -141,7 +141,7 @@ DEFAULTS: dict[str, Any] = {
     "prometheusStorageSize": "4Gi",
     "prometheusServerResources": _res("200m", "512Mi", "1", "2Gi"),
     "kubeStateMetricsResources": _res("50m", "128Mi", "250m", "512Mi"),
-    "nodeExporterResources": _res("20m", "32Mi", "200m", "64Mi"),
+    "nodeExporterResources": _res("20m", "32Mi", "200m", "128Mi"),
     "vectorChartVersion": "0.56.0",
     "vectorAgentResources": _res("50m", "64Mi", "500m", "256Mi"),
     "vectorCollectorResources": _res("100m", "256Mi", "1", "1Gi"),

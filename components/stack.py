@@ -15,6 +15,7 @@ from components.event_exporter import EventExporter, EventExporterArgs
 from components.event_exporter_spec import EventExporterSettings
 from components.foundation import Foundation, FoundationArgs
 from components.images import ImagePolicy, reference
+from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.prometheus import Prometheus, PrometheusArgs, dcgm_target_for
 from components.settings import Settings
 from components.vector import Vector, VectorArgs
@@ -170,6 +171,13 @@ class MonitoringStack(pulumi.ComponentResource):
             DcgmExporter(
                 f"{name}-dcgm",
                 DcgmArgs.from_settings(settings, namespace=namespace, images=images),
+                opts=child,
+            )
+
+        if settings.network_policies:
+            NetworkPolicies(
+                f"{name}-network-policies",
+                NetworkPoliciesArgs(namespace, install_dcgm=settings.gpu_mode == "install"),
                 opts=child,
             )
 

@@ -13,11 +13,9 @@ import runpy
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
@@ -25,68 +23,30 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-ROOT = Path(__file__).resolve().parent.parent
-PROJECT = "cedana-monitoring"
+from components.project_config import (
+    ROOT,
+    MissingConfigError,
+    project_config,
+    stack_config,
+    stack_files,
+    stack_name,
+    stack_values,
+)
+from components.settings import PROJECT
+
+__all__ = [
+    "MissingConfigError",
+    "project_config",
+    "stack_files",
+    "stack_name",
+    "stack_values",
+]
 
 # Secrets a stack sets with `pulumi config set --secret`; tests supply them.
 TEST_SECRETS = {
     "clusterId": "5b1f3a2e-9c4d-4e7f-8a6b-0d1c2e3f4a5b",
     "authToken": "test-cedana-token-3c1d9f0e8b7a",
 }
-
-
-def project_config() -> dict[str, dict[str, Any]]:
-    """The `config:` block of Pulumi.yaml."""
-    return yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
-
-
-def stack_files() -> list[Path]:
-    return sorted(ROOT.glob("Pulumi.*.yaml"))
-
-
-def stack_name(path: Path) -> str:
-    return path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-
-
-def stack_values(path: Path) -> dict[str, Any]:
-    """The stack file's own values, without the project prefix."""
-    config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
-    values = {}
-    for key, value in config.items():
-        namespace, _, name = key.partition(":")
-        if namespace == PROJECT:
-            values[name] = value
-    return values
-
-
-class MissingConfigError(Exception):
-    """What the CLI reports before running the program: a required key is not set."""
-
-
-@dataclass(frozen=True)
-class StackConfig:
-    values: dict[str, Any]
-    secret_keys: frozenset[str]
-
-
-def stack_config(values: Mapping[str, Any], secrets: Mapping[str, str]) -> StackConfig:
-    """Project defaults merged under the stack's values and secrets, as the CLI merges them."""
-    merged: dict[str, Any] = dict(values)
-    merged.update(secrets)
-    missing = []
-    for key, declaration in project_config().items():
-        if key in merged:
-            continue
-        if "default" in declaration:
-            merged[key] = declaration["default"]
-        else:
-            missing.append(key)
-    if missing:
-        raise MissingConfigError(f"Stack is missing configuration values {sorted(missing)}")
-    for key, declaration in project_config().items():
-        if declaration.get("secret") and key not in secrets:
-            raise MissingConfigError(f"{key} must be encrypted as it's secret")
-    return StackConfig(merged, frozenset(secrets))
 
 
 def _config_string(value: Any) -> str:
@@ -160,12 +120,16 @@ def is_secret_marker(value: Any) -> bool:
 
 
 def unwrap(value: Any) -> Any:
+    """Secret markers removed; whole numbers back to int (the wire carries every number as a
+    double, as the engine does, and providers read them back as integers)."""
     if rpc.is_rpc_secret(value):
         return unwrap(rpc.unwrap_rpc_secret(value))
     if isinstance(value, dict):
         return {k: unwrap(v) for k, v in value.items()}
     if isinstance(value, list):
         return [unwrap(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
@@ -238,10 +202,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}, None
 
 
+def fake_password(name: str) -> str:
+    """What the mocked pulumi-random returns for a RandomPassword of that name."""
+    return f"random-{name}-" + "x" * 32
+
+
 def _fake_outputs(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """Computed outputs a real provider would return."""
     if type_ == "random:index/randomPassword:RandomPassword":
-        return {"result": rpc.wrap_rpc_secret(f"random-{name}-" + "x" * 32)}
+        return {"result": rpc.wrap_rpc_secret(fake_password(name))}
     if type_ == "random:index/randomString:RandomString":
         return {"result": "a1b2c3d4"[: int(inputs.get("length", 8))]}
     if type_ == "random:index/randomId:RandomId":
