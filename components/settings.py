@@ -125,6 +125,7 @@ def _res(cpu_req: str, mem_req: str, cpu_lim: str, mem_lim: str) -> dict[str, di
 
 DEFAULTS: dict[str, Any] = {
     "cedanaUrl": "https://api.cedana.ai",
+    "insecureCedanaUrl": False,
     "authToken": "",
     "namespace": "cedana-monitoring",
     "kubeContext": "",
@@ -618,7 +619,10 @@ def load_settings(source: ConfigSource) -> Settings:
     credentials_mode = r.string("credentialsMode", "cedana", _one_of(CREDENTIALS_MODES))
     gpu_mode = r.string("gpuMode", "install", _one_of(GPU_MODES))
 
-    cedana_url = r.string("cedanaUrl", "https://api.cedana.ai", _https_url).rstrip("/")
+    insecure = r.boolean("insecureCedanaUrl")
+    cedana_url = r.string(
+        "cedanaUrl", "https://api.cedana.ai", _http_url if insecure else _https_url
+    ).rstrip("/")
     cluster_id = r.string("clusterId", "<cluster-uuid-from-cedana>", _uuid, secret=True)
     auth_token = r.string("authToken", "<cedana-auth-token>", secret=True)
     if credentials_mode == "cedana" and not auth_token:

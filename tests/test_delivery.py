@@ -1,0 +1,330 @@
+"""Delivery: workflows, previews, several clusters, render mode, migration, the test command."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from moto.server import ThreadedMotoServer
+
+from scripts import clusters, list_stacks, preview_comment
+from tests.e2e import cedana_standin
+from tests.program import ROOT, ProgramRun
+from tests.test_cred_refresher import Launcher, eventually, free_port, s3_client_through
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+BIN = Path(sys.executable).parent
+
+
+def workflow(name: str) -> dict[Any, Any]:
+    return yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+
+
+def run_steps(job: dict[str, Any]) -> str:
+    return "\n".join(step.get("run", "") for step in job["steps"])
+
+
+def uses(job: dict[str, Any]) -> list[str]:
+    return [step["uses"] for step in job["steps"] if "uses" in step]
+
+
+# --- The workflows are valid -----------------------------------------------------------------
+
+
+def test_the_workflows_exist() -> None:
+    assert {w.name for w in WORKFLOWS} == {"ci.yml", "preview.yml", "deploy.yml", "e2e.yml"}
+
+
+def test_every_workflow_passes_actionlint_with_shellcheck() -> None:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    result = subprocess.run(
+        [str(BIN / "actionlint"), "-verbose", *map(str, WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "shellcheck" not in result.stderr.lower() or "disabled" not in result.stderr.lower()
+
+
+def test_every_workflow_matches_githubs_workflow_schema() -> None:
+    result = subprocess.run(
+        [
+            str(BIN / "check-jsonschema"),
+            "--builtin-schema",
+            "vendor.github-workflows",
+            *map(str, WORKFLOWS),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_linters_would_catch_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n"
+        "      - run: echo ${{ github.evnt }}\n"
+    )
+    lint = subprocess.run([str(BIN / "actionlint"), str(broken)], capture_output=True, check=False)
+    assert lint.returncode != 0
+    no_jobs = tmp_path / "no-jobs.yml"
+    no_jobs.write_text("on: push\n")
+    schema = subprocess.run(
+        [
+            str(BIN / "check-jsonschema"),
+            "--builtin-schema",
+            "vendor.github-workflows",
+            str(no_jobs),
+        ],
+        capture_output=True,
+        check=False,
+    )
+    assert schema.returncode != 0
+
+
+# --- What each workflow does -----------------------------------------------------------------
+
+
+def test_ci_runs_the_readmes_test_command_on_pull_requests_and_pushes() -> None:
+    ci = workflow("ci.yml")
+    assert set(ci[True]) == {"pull_request", "push"}  # YAML reads the key `on` as True
+    assert "./scripts/test" in run_steps(ci["jobs"]["test"])
+    readme = (ROOT / "README.md").read_text()
+    assert "```bash\n./scripts/test\n```" in readme
+    ci_run = (ROOT / ".ci" / "run").read_text().strip().splitlines()
+    assert ci_run[-1] == "./scripts/test"
+
+
+def test_previews_cover_every_stack_and_skip_forks_clearly() -> None:
+    preview = workflow("preview.yml")
+    jobs = preview["jobs"]
+    assert set(preview[True]) == {"pull_request"}
+    fork = "github.event.pull_request.head.repo.full_name != github.repository"
+    assert jobs["fork-notice"]["if"] == fork
+    assert "::notice" in run_steps(jobs["fork-notice"])
+    assert jobs["stacks"]["if"] == fork.replace("!=", "==")
+    job = jobs["preview"]
+    assert job["strategy"]["matrix"]["target"] == "${{ fromJSON(needs.stacks.outputs.matrix) }}"
+    assert "pulumi/actions@v7" in uses(job)
+    steps = run_steps(job)
+    assert "pulumi preview --stack" in steps
+    assert "GITHUB_STEP_SUMMARY" in steps
+    assert "scripts/preview_comment.py" in steps
+    assert any(u.startswith("actions/upload-artifact@") for u in uses(job))
+    for secret in ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS_TOKEN"):
+        assert job["env"][secret] == f"${{{{ secrets.{secret} }}}}"
+    assert "KUBECONFIG_" in yaml.safe_dump(job)
+
+
+def test_deploys_run_per_stack_behind_an_environment() -> None:
+    deploy = workflow("deploy.yml")
+    assert deploy[True]["push"] == {"branches": ["main"]}
+    assert "workflow_dispatch" in deploy[True]
+    job = deploy["jobs"]["up"]
+    assert job["environment"] == "${{ matrix.target.stack }}"
+    assert job["concurrency"]["cancel-in-progress"] is False
+    assert "pulumi up --stack" in run_steps(job)
+    assert "pulumi/actions@v7" in uses(job)
+
+
+def test_the_end_to_end_workflow_deploys_checks_data_and_destroys() -> None:
+    job = workflow("e2e.yml")["jobs"]["kind"]
+    steps = run_steps(job)
+    assert "helm/kind-action@v1" in uses(job)
+    assert 'pulumi login "file://' in steps
+    assert "moto_server" in steps and "cedana_standin.py" in steps
+    order = ["pulumi up", "rollout status", "wait_for_objects.py", "pulumi destroy", "leftovers"]
+    positions = [steps.index(marker) for marker in order]
+    assert positions == sorted(positions)
+    assert "--timeout 300" in steps
+
+
+# --- Stacks, comments, several clusters ------------------------------------------------------
+
+
+def test_the_stack_matrix_lists_every_stack_file() -> None:
+    entries = list_stacks.stacks()
+    assert entries == [
+        {"stack": p.name[7:-5], "secret": p.name[7:-5].upper()}
+        for p in sorted(ROOT.glob("Pulumi.*.yaml"))
+    ]
+    assert list_stacks.secret_suffix("prod-eu.1") == "PROD_EU_1"
+    with pytest.raises(SystemExit, match="nope"):
+        list_stacks.stacks(only={"nope"})
+
+
+def big_preview(changes: int) -> str:
+    lines = ["Previewing update (dev):"]
+    lines += [f" +  kubernetes:apps/v1:Deployment deployment-{i} create" for i in range(changes)]
+    lines += ["Resources:", f"    + {changes} to create", "    40 unchanged", "", "Duration: 9s"]
+    return "\n".join(lines)
+
+
+def test_a_huge_preview_still_fits_in_one_comment_with_its_summary() -> None:
+    body = preview_comment.comment("dev", "success", "https://ci/run/1", big_preview(20_000))
+    assert len(body) <= preview_comment.LIMIT < 65_536
+    assert body.startswith(preview_comment.marker("dev"))
+    assert "+ 20000 to create" in body
+    assert "more lines in the full preview" in body
+    assert "preview-dev" in body
+
+
+def test_a_small_preview_lists_its_changes() -> None:
+    body = preview_comment.comment("dev", "failure", "https://ci/run/1", big_preview(3))
+    assert "❌" in body
+    assert body.count("kubernetes:apps/v1:Deployment") == 3
+
+
+def fake_runner(failing: set[str]) -> tuple[Callable[[str, str], clusters.Outcome], list[str]]:
+    calls: list[str] = []
+    lock = threading.Lock()
+
+    def run(stack: str, command: str) -> clusters.Outcome:
+        with lock:
+            calls.append(f"{command}:{stack}")
+        if stack in failing:
+            return clusters.Outcome(stack, command, False, seconds=1.0, error="boom")
+        return clusters.Outcome(stack, command, True, {"create": 2, "same": 30}, 2.5)
+
+    return run, calls
+
+
+def test_several_clusters_get_one_summary_line_each(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("prod-eu", "prod-us", "staging"):
+        (tmp_path / f"Pulumi.{name}.yaml").write_text("config: {}\n")
+    monkeypatch.setattr(list_stacks, "ROOT", tmp_path)
+    monkeypatch.setattr(
+        clusters, "stack_entries", lambda only=None: list_stacks.stacks(tmp_path, only)
+    )
+    run, calls = fake_runner({"prod-us"})
+    code = clusters.main(["preview", "--stacks", "prod-eu,prod-us", "--parallel", "2"], run)
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert sorted(calls) == ["preview:prod-eu", "preview:prod-us"]
+    assert len(lines) == 2
+    assert re.fullmatch(r"prod-eu\s+preview\s+ok\s+\+2 =30\s+\(2\.5 s\)", lines[0])
+    assert re.fullmatch(r"prod-us\s+preview\s+FAILED\s+boom\s+\(1\.0 s\)", lines[1])
+    assert clusters.main(["up"], run) == 2  # no --yes: nothing is updated
+    assert clusters.main(["up", "--yes", "--stacks", "staging"], run) == 0
+    assert calls[-1] == "up:staging"
+
+
+def test_without_the_pulumi_cli_each_stack_fails_cleanly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    outcome = clusters.run_stack("dev", "preview")
+    assert not outcome.ok
+    assert outcome.error
+    assert "Traceback" not in outcome.error
+
+
+# --- Render mode -----------------------------------------------------------------------------
+
+
+def test_render_mode_puts_every_kubernetes_resource_on_the_rendering_provider(
+    program: Callable[..., ProgramRun],
+) -> None:
+    run = program(renderDir="./rendered")
+    (provider,) = run.of_type("pulumi:providers:kubernetes")
+    assert provider.plain["renderYamlToDirectory"] == "./rendered"
+    kubernetes = [r for r in run.resources if r.type.startswith("kubernetes:")]
+    assert len(kubernetes) > 15
+    for resource in kubernetes:
+        assert resource.provider and "::kubernetes::kubernetes-id" in resource.provider
+
+
+def test_render_mode_is_documented_with_its_plaintext_warning() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "renderDir" in readme
+    assert re.search(r"Secrets?.{0,80}plain ?text", readme, re.IGNORECASE | re.DOTALL)
+
+
+# --- Migration from the original install -----------------------------------------------------
+
+
+def test_the_original_names_are_kept_where_services_find_them(default_run: ProgramRun) -> None:
+    charts = default_run.charts()
+    assert {"prometheus", "vector", "dcgm-exporters"} <= set(charts)
+    names = {o["metadata"]["name"] for o in default_run.kubernetes_objects()}
+    assert {"cedana-credentials", "kubernetes-event-exporter"} <= names
+
+
+def test_migration_never_silently_adopts_an_existing_object(default_run: ProgramRun) -> None:
+    # Without upsert, `pulumi up` stops at an object the original install left behind instead
+    # of taking it over (and a later `helm uninstall` deleting it): the README's steps remove
+    # the original first.
+    (provider,) = default_run.of_type("pulumi:providers:kubernetes")
+    assert not provider.plain.get("upsertExistingObjects")
+    readme = (ROOT / "README.md").read_text()
+    for step in ("helm uninstall", "kubectl delete", "pulumi up"):
+        assert step in readme
+
+
+def test_cluster_scoped_names_never_collide_with_the_original(default_run: ProgramRun) -> None:
+    original = {"kubernetes-event-exporter", "prometheus-server", "prometheus-kube-state-metrics"}
+    for obj in default_run.kubernetes_objects():
+        if obj["kind"] in ("ClusterRole", "ClusterRoleBinding"):
+            assert obj["metadata"]["name"] not in original
+
+
+# --- The e2e stand-in, run for real here ------------------------------------------------------
+
+
+@dataclass
+class StandIn:
+    """What the sidecar launcher needs to know of an API."""
+
+    url: str
+    bucket: str
+    issued: set[str] = field(default_factory=set)
+
+
+@pytest.fixture
+def s3_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def test_the_e2e_standin_issues_credentials_that_write_to_the_store(
+    s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = cedana_standin.serve(s3_endpoint, "e2e-bucket", "org/v2", "t0k3n", 0, "127.0.0.1")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        api = StandIn(f"http://127.0.0.1:{server.server_address[1]}", "e2e-bucket")
+        sidecar = Launcher(tmp_path, api).start(CEDANA_AUTH_TOKEN="t0k3n")  # type: ignore[arg-type]
+        eventually(lambda: sidecar.listening() and sidecar.credentials()[0] == 200)
+        client = s3_client_through(sidecar, s3_endpoint, monkeypatch)
+        client.put_object(Bucket="e2e-bucket", Key="vector/data/1/x.json", Body=b"{}")
+        listed = boto3.client(
+            "s3",
+            endpoint_url=s3_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="y",
+        ).list_objects_v2(Bucket="e2e-bucket", Prefix="vector/data/")
+        assert [o["Key"] for o in listed["Contents"]] == ["vector/data/1/x.json"]
+        assert sidecar.stop() == 0
+    finally:
+        server.shutdown()
+        server.server_close()
