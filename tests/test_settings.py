@@ -16,7 +16,7 @@ from components.settings import (
     load_settings,
     s3_bucket_problem,
 )
-from tests.program import TEST_SECRETS, project_config
+from tests.program import ROOT, TEST_SECRETS, project_config
 
 GOOD = {"s3Bucket": "cedana-metrics-example", "awsRegion": "us-east-1", **TEST_SECRETS}
 
@@ -283,3 +283,8 @@ def test_a_created_bucket_leaves_room_for_its_random_suffix() -> None:
         irsaOidcProviderArn="arn:aws:iam::123456789012:oidc-provider/oidc.example/id/A",
     )
     assert error.keys == ["s3Bucket"]
+
+
+def test_every_setting_is_mentioned_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert [key for key in project_config() if f"`{key}`" not in readme] == []
