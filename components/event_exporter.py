@@ -21,6 +21,7 @@ from components.event_exporter_spec import (
     static_analysis_skips,
 )
 from components.labels import labels
+from components.rbac import cluster_role_for
 
 
 @dataclass(frozen=True)
@@ -52,34 +53,14 @@ class EventExporter(pulumi.ComponentResource):
         account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account", metadata=meta(EVENT_EXPORTER_NAME), opts=fixed
         )
-        role = k8s.rbac.v1.ClusterRole(
+        cluster_role_for(
             f"{name}-cluster-role",
-            metadata={
-                "name": cluster_scoped_name(spec.namespace),
-                "labels": labels(EVENT_EXPORTER_NAME),
-            },
-            rules=cluster_role_rules(),
-            opts=fixed,
-        )
-        k8s.rbac.v1.ClusterRoleBinding(
-            f"{name}-cluster-role-binding",
-            metadata={
-                "name": cluster_scoped_name(spec.namespace),
-                "labels": labels(EVENT_EXPORTER_NAME),
-            },
-            role_ref={
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": role.metadata.name,
-            },
-            subjects=[
-                {
-                    "kind": "ServiceAccount",
-                    "name": account.metadata.name,
-                    "namespace": namespace,
-                }
-            ],
-            opts=fixed,
+            self,
+            cluster_scoped_name(spec.namespace),
+            EVENT_EXPORTER_NAME,
+            cluster_role_rules(),
+            account.metadata.name,
+            namespace,
         )
         text = config_text(spec.max_event_age_seconds)
         config = k8s.core.v1.ConfigMap(

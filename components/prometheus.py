@@ -9,7 +9,6 @@ import pulumi_kubernetes as k8s
 
 from components.endpoints import PROMETHEUS_RELEASE, Endpoints
 from components.images import ImagePolicy
-from components.labels import labels
 from components.prometheus_values import (
     SERVER_SERVICE_ACCOUNT,
     DcgmTarget,
@@ -18,6 +17,7 @@ from components.prometheus_values import (
     prometheus_values,
     server_cluster_role_rules,
 )
+from components.rbac import cluster_role_for
 from components.settings import Settings
 
 PROMETHEUS_REPO = "https://prometheus-community.github.io/helm-charts"
@@ -73,30 +73,14 @@ class Prometheus(pulumi.ComponentResource):
         super().__init__("cedana:monitoring:Prometheus", name, {}, opts)
         # The server's ClusterRole and binding are ours (the chart's role reads more than the
         # server needs); cluster-scoped names carry the namespace so two installs never clash.
-        fixed = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
-        role_name = args.values.server_cluster_role
-        role = k8s.rbac.v1.ClusterRole(
+        cluster_role_for(
             f"{name}-server-cluster-role",
-            metadata={"name": role_name, "labels": labels("prometheus-server")},
-            rules=server_cluster_role_rules(args.values.dcgm is not None),
-            opts=fixed,
-        )
-        k8s.rbac.v1.ClusterRoleBinding(
-            f"{name}-server-cluster-role-binding",
-            metadata={"name": role_name, "labels": labels("prometheus-server")},
-            role_ref={
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": role.metadata.name,
-            },
-            subjects=[
-                {
-                    "kind": "ServiceAccount",
-                    "name": SERVER_SERVICE_ACCOUNT,
-                    "namespace": args.namespace,
-                }
-            ],
-            opts=fixed,
+            self,
+            args.values.server_cluster_role,
+            "prometheus-server",
+            server_cluster_role_rules(args.values.dcgm is not None),
+            SERVER_SERVICE_ACCOUNT,
+            args.namespace,
         )
         k8s.helm.v4.Chart(
             f"{name}-chart",

@@ -19,41 +19,17 @@ from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.prometheus import Prometheus, PrometheusArgs, dcgm_target_for
 from components.settings import Settings
 from components.vector import Vector, VectorArgs
-from components.vector_config import (
-    CollectorSources,
-    SinkSettings,
-    agent_config,
-    collector_config,
-)
 from components.vector_credentials import (
     VectorCredentials,
     VectorCredentialsArgs,
     refresher_script,
     script_checksum,
 )
-from components.vector_values import (
-    DATA_DIR,
-    VectorPodSettings,
-    agent_values,
-    collector_values,
-)
+from components.vector_values import release_values
 
 
 def verify_command(namespace: str) -> str:
     return f"kubectl get pods -n {namespace}"
-
-
-def sink_settings(settings: Settings, bucket: pulumi.Input[str], buffer_bytes: int) -> SinkSettings:
-    return SinkSettings(
-        bucket=bucket,
-        region=settings.aws_region,
-        key_prefix=settings.vector_key_prefix,
-        batch_max_bytes=settings.vector_batch_max_bytes,
-        batch_timeout_secs=settings.vector_batch_timeout_secs,
-        compression=settings.vector_compression,
-        buffer_max_bytes=buffer_bytes,
-        endpoint=settings.s3_endpoint,
-    )
 
 
 def chart_versions(settings: Settings) -> dict[str, str]:
@@ -181,38 +157,7 @@ class MonitoringStack(pulumi.ComponentResource):
                 opts=child,
             )
 
-        wiring = credentials.wiring
-        agent = agent_values(
-            agent_config(
-                sink_settings(settings, bucket, settings.vector_agent_buffer_bytes),
-                data_dir=DATA_DIR,
-                api=settings.vector_api,
-                ship_node_exporter=settings.ship_node_exporter,
-            ),
-            VectorPodSettings(
-                resources=settings.vector_agent_resources,
-                priority_class_name=settings.vector_priority_class_name,
-                service_account=VECTOR_AGENT_RELEASE,
-                images=images,
-            ),
-            wiring,
-            list(settings.vector_agent_tolerations),
-        )
-        collector = collector_values(
-            collector_config(
-                sink_settings(settings, bucket, settings.vector_collector_buffer_bytes),
-                CollectorSources(endpoints, collect_dcgm=settings.gpu_mode != "off"),
-                data_dir=DATA_DIR,
-                api=settings.vector_api,
-            ),
-            VectorPodSettings(
-                resources=settings.vector_collector_resources,
-                priority_class_name=settings.vector_priority_class_name,
-                service_account=VECTOR_COLLECTOR_RELEASE,
-                images=images,
-            ),
-            wiring,
-        )
+        agent, collector = release_values(settings, endpoints, bucket, credentials.wiring, images)
         Vector(
             f"{name}-vector",
             VectorArgs(

@@ -128,13 +128,26 @@ def s3_sink(inputs: list[str], sink: SinkSettings) -> dict[str, Any]:
     return config
 
 
-def _base(data_dir: str, api: bool) -> dict[str, Any]:
+def _pipeline(
+    sources: dict[str, Any],
+    transforms: dict[str, Any],
+    tagged: list[str],
+    sink: SinkSettings,
+    data_dir: str,
+    api: bool,
+) -> dict[str, Any]:
+    """Sources and their tagging transforms, then `ts` on everything, then the S3 sink."""
     config: dict[str, Any] = {"data_dir": data_dir}
     if api:
         # Loopback only: for `kubectl exec … vector top`. No playground/graphql options, which
         # Vector 0.55+ rejects at start-up.
         config["api"] = {"enabled": True, "address": "127.0.0.1:8686"}
-    return config
+    return {
+        **config,
+        "sources": sources,
+        "transforms": {**transforms, "add_timestamp": _remap(tagged, ADD_TIMESTAMP)},
+        "sinks": {"s3_sink": s3_sink(["add_timestamp"], sink)},
+    }
 
 
 def agent_config(
@@ -158,13 +171,7 @@ def agent_config(
             f'.tags.host = get_env_var!("{NODE_NAME_ENV}")\n.tags.collector = "node-exporter"',
         )
         tagged.append("node_exporter_tag")
-    transforms["add_timestamp"] = _remap(tagged, ADD_TIMESTAMP)
-    return {
-        **_base(data_dir, api),
-        "sources": sources,
-        "transforms": transforms,
-        "sinks": {"s3_sink": s3_sink(["add_timestamp"], sink)},
-    }
+    return _pipeline(sources, transforms, tagged, sink, data_dir, api)
 
 
 def collector_config(
@@ -228,10 +235,4 @@ def collector_config(
             '.tags.collector = "dcgm"',
         )
         tagged.append("dcgm_tag")
-    transforms["add_timestamp"] = _remap(tagged, ADD_TIMESTAMP)
-    return {
-        **_base(data_dir, api),
-        "sources": sources,
-        "transforms": transforms,
-        "sinks": {"s3_sink": s3_sink(["add_timestamp"], sink)},
-    }
+    return _pipeline(sources, transforms, tagged, sink, data_dir, api)

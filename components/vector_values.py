@@ -6,10 +6,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.credential_wiring import CredentialWiring
+from components.endpoints import VECTOR_AGENT_RELEASE, VECTOR_COLLECTOR_RELEASE, Endpoints
 from components.images import ImagePolicy, mirrored
 from components.security import container_security_context, pod_security_context
-from components.settings import Resources
-from components.vector_config import HOST_IP_ENV
+from components.settings import Resources, Settings
+from components.vector_config import (
+    HOST_IP_ENV,
+    CollectorSources,
+    SinkSettings,
+    agent_config,
+    collector_config,
+)
 
 # Where the chart mounts its `data` volume: hostPath /var/lib/vector for the agent, an
 # emptyDir for the collector.
@@ -114,3 +121,54 @@ def collector_values(
     values["securityContext"] = container_security_context()
     values["podSecurityContext"] = pod_security_context()
     return values
+
+
+def sink_settings(settings: Settings, bucket: Any, buffer_bytes: int) -> SinkSettings:
+    return SinkSettings(
+        bucket=bucket,
+        region=settings.aws_region,
+        key_prefix=settings.vector_key_prefix,
+        batch_max_bytes=settings.vector_batch_max_bytes,
+        batch_timeout_secs=settings.vector_batch_timeout_secs,
+        compression=settings.vector_compression,
+        buffer_max_bytes=buffer_bytes,
+        endpoint=settings.s3_endpoint,
+    )
+
+
+def release_values(
+    settings: Settings,
+    endpoints: Endpoints,
+    bucket: Any,
+    wiring: CredentialWiring,
+    images: ImagePolicy,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Helm values of the agent release and of the collector release."""
+
+    def pod(resources: Resources, service_account: str) -> VectorPodSettings:
+        return VectorPodSettings(
+            resources, settings.vector_priority_class_name, service_account, images
+        )
+
+    agent = agent_values(
+        agent_config(
+            sink_settings(settings, bucket, settings.vector_agent_buffer_bytes),
+            data_dir=DATA_DIR,
+            api=settings.vector_api,
+            ship_node_exporter=settings.ship_node_exporter,
+        ),
+        pod(settings.vector_agent_resources, VECTOR_AGENT_RELEASE),
+        wiring,
+        list(settings.vector_agent_tolerations),
+    )
+    collector = collector_values(
+        collector_config(
+            sink_settings(settings, bucket, settings.vector_collector_buffer_bytes),
+            CollectorSources(endpoints, collect_dcgm=settings.gpu_mode != "off"),
+            data_dir=DATA_DIR,
+            api=settings.vector_api,
+        ),
+        pod(settings.vector_collector_resources, VECTOR_COLLECTOR_RELEASE),
+        wiring,
+    )
+    return agent, collector
