@@ -62,7 +62,8 @@ def comment(stack: str, outcome: str, run_url: str, output: str, limit: int = LI
         block = ["", "<details><summary>Changed resources</summary>", "", "```diff"]
         end = ["```", "</details>"]
         room = limit - len(body) - len("\n".join(block + end)) - 200
-        kept, used = [], 0
+        kept: list[str] = []
+        used = 0
         for line in lines:
             if used + len(line) + 1 > room:
                 kept.append(f"… {len(lines) - len(kept)} more lines in the full preview")
