@@ -279,6 +279,20 @@ def _http_url(value: str) -> str | None:
     return None
 
 
+def _api_path_problem(value: str) -> str | None:
+    if urlsplit(value).path.rstrip("/").endswith("/v2"):
+        return "must be the API's base URL without /v2 (the refresher adds /v2/monitoring/…)"
+    return None
+
+
+def _cedana_url(value: str) -> str | None:
+    return _https_url(value) or _api_path_problem(value)
+
+
+def _insecure_cedana_url(value: str) -> str | None:
+    return _http_url(value) or _api_path_problem(value)
+
+
 def _uuid(value: str) -> str | None:
     try:
         UUID(value)
@@ -621,7 +635,7 @@ def load_settings(source: ConfigSource) -> Settings:
 
     insecure = r.boolean("insecureCedanaUrl")
     cedana_url = r.string(
-        "cedanaUrl", "https://api.cedana.ai", _http_url if insecure else _https_url
+        "cedanaUrl", "https://api.cedana.ai", _insecure_cedana_url if insecure else _cedana_url
     ).rstrip("/")
     cluster_id = r.string("clusterId", "<cluster-uuid-from-cedana>", _uuid, secret=True)
     auth_token = r.string("authToken", "<cedana-auth-token>", secret=True)

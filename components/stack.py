@@ -166,7 +166,8 @@ class MonitoringStack(pulumi.ComponentResource):
                 agent_values=agent,
                 collector_values=collector,
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[credentials]),
+            # The pods read the credentials Secrets and the refresher's ConfigMap at start.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[credentials, foundation]),
         )
 
         self.exports |= {

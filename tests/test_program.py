@@ -151,12 +151,11 @@ def test_components_own_their_children(default_run: ProgramRun) -> None:
     }
     for resource in default_run.resources:
         assert resource.parent, resource.name
+        parent_type = resource.parent.split("::")[2].split("$")[-1]
         if resource.type in ("cedana:monitoring:MonitoringStack", "pulumi:providers:kubernetes"):
-            assert resource.parent.endswith("pulumi:pulumi:Stack::cedana-monitoring-test")
+            assert parent_type == "pulumi:pulumi:Stack", resource.name
         else:
-            assert f"${OUR_TOKENS}" in resource.parent or resource.parent.split("::")[2].startswith(
-                OUR_TOKENS
-            ), resource.name
+            assert parent_type.startswith(OUR_TOKENS), resource.name
 
 
 def test_the_namespace_allows_the_host_access_node_agents_need(default_run: ProgramRun) -> None:

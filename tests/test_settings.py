@@ -141,6 +141,12 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("awsRegion", {"awsRegion": "useast1"}, "cedana-monitoring:awsRegion"),
     ("cedanaUrl", {"cedanaUrl": "http://api.cedana.ai"}, "cedana-monitoring:cedanaUrl https://"),
     ("cedanaUrl", {"cedanaUrl": "api.cedana.ai"}, "cedana-monitoring:cedanaUrl"),
+    ("cedanaUrl", {"cedanaUrl": "https://acme.cedana.ai/v2"}, "cedana-monitoring:cedanaUrl"),
+    (
+        "cedanaUrl",
+        {"cedanaUrl": "http://stand-in:8080", "insecureCedanaUrl": "false"},
+        "cedana-monitoring:cedanaUrl",
+    ),
     ("namespace", {"namespace": "Cedana_Monitoring"}, "cedana-monitoring:namespace"),
     ("namespace", {"namespace": "a" * 64}, "cedana-monitoring:namespace"),
     ("namespace", {"namespace": "kube-system"}, "cedana-monitoring:namespace"),
@@ -264,6 +270,11 @@ def test_a_rejected_secret_is_never_echoed() -> None:
 def test_every_problem_is_reported_at_once() -> None:
     error = problems(clusterId=None, awsRegion="nowhere", gpuMode="maybe")
     assert {"clusterId", "awsRegion", "gpuMode"} <= set(error.keys)
+
+
+def test_an_http_stand_in_needs_the_explicit_insecure_switch() -> None:
+    settings = load(cedanaUrl="http://stand-in:8080/", insecureCedanaUrl="true")
+    assert settings.cedana_url == "http://stand-in:8080"
 
 
 def test_auth_token_is_optional_outside_cedana_mode() -> None:
