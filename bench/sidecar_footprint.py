@@ -19,8 +19,7 @@ from tempfile import TemporaryDirectory
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.cedana_fake import FakeCedana  # noqa: E402
-from tests.test_cred_refresher import free_port  # noqa: E402
+from tests.cedana_fake import FakeCedana, free_port  # noqa: E402
 
 
 def rss_kib(pid: int) -> int:

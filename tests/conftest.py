@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from moto.server import ThreadedMotoServer
 
+from tests.cedana_fake import free_port
 from tests.program import ProgramRun, run_program
 
 BASE = {"s3Bucket": "cedana-metrics-example", "awsRegion": "us-east-1"}
@@ -32,3 +34,13 @@ def program() -> Callable[..., ProgramRun]:
 @pytest.fixture
 def default_run() -> ProgramRun:
     return run_with()
+
+
+@pytest.fixture
+def s3_server() -> Iterator[str]:
+    """moto's S3 (and STS) server on a free port of 127.0.0.1; yields its endpoint URL."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

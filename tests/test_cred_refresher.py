@@ -25,22 +25,15 @@ from typing import Any
 import boto3
 import botocore.session
 import pytest
-from moto.server import ThreadedMotoServer
 
 from cred_refresher import cred_refresher as refresher
-from tests.cedana_fake import FakeCedana, key_id
+from tests.cedana_fake import FakeCedana, free_port, key_id
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "cred_refresher" / "cred_refresher.py"
 AUTH_TOKEN = "cedana-test-token-5f0e9d8c7b6a"
 CLUSTER_ID = "5b1f3a2e-9c4d-4e7f-8a6b-0d1c2e3f4a5b"
 ENDPOINT_TOKEN = "endpoint-token-0a1b2c3d4e5f"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def eventually(check: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
@@ -238,15 +231,6 @@ def test_the_credentials_file_is_private_atomic_and_in_the_original_format(
 
 
 # --- boto3 through the endpoint, across rotations --------------------------------------------
-
-
-@pytest.fixture
-def s3_server() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 def s3_client_through(sidecar: Sidecar, endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:

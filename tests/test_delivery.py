@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,12 +15,11 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from moto.server import ThreadedMotoServer
 
 from scripts import clusters, list_stacks, preview_comment
 from tests.e2e import cedana_standin
 from tests.program import ROOT, ProgramRun
-from tests.test_cred_refresher import Launcher, eventually, free_port, s3_client_through
+from tests.test_cred_refresher import Launcher, eventually, s3_client_through
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 BIN = Path(sys.executable).parent
@@ -296,29 +295,20 @@ class StandIn:
     issued: set[str] = field(default_factory=set)
 
 
-@pytest.fixture
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 def test_the_e2e_standin_issues_credentials_that_write_to_the_store(
-    s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = cedana_standin.serve(s3_endpoint, "e2e-bucket", "org/v2", "t0k3n", 0, "127.0.0.1")
+    server = cedana_standin.serve(s3_server, "e2e-bucket", "org/v2", "t0k3n", 0, "127.0.0.1")
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         api = StandIn(f"http://127.0.0.1:{server.server_address[1]}", "e2e-bucket")
         sidecar = Launcher(tmp_path, api).start(CEDANA_AUTH_TOKEN="t0k3n")  # type: ignore[arg-type]
         eventually(lambda: sidecar.listening() and sidecar.credentials()[0] == 200)
-        client = s3_client_through(sidecar, s3_endpoint, monkeypatch)
+        client = s3_client_through(sidecar, s3_server, monkeypatch)
         client.put_object(Bucket="e2e-bucket", Key="vector/data/1/x.json", Body=b"{}")
         listed = boto3.client(
             "s3",
-            endpoint_url=s3_endpoint,
+            endpoint_url=s3_server,
             region_name="us-east-1",
             aws_access_key_id="x",
             aws_secret_access_key="y",
