@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.cluster_model import CLUSTER, copies, ship_one_interval
+from simulation.cluster import CLUSTER, copies, ship_one_interval
+from simulation.nodes import cluster
 from tests.conftest import run_with
-from tests.nodes import cluster
 from tests.test_vector_pipeline import original_workloads, workloads
 
 DATA_SETS = ("kube-state-metrics", "event-exporter", "cadvisor", "dcgm", "host")

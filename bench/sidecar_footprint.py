@@ -19,7 +19,7 @@ from tempfile import TemporaryDirectory
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.cedana_fake import FakeCedana, free_port  # noqa: E402
+from simulation.cedana_api import FakeCedana, free_port  # noqa: E402
 
 
 def rss_kib(pid: int) -> int:

@@ -15,7 +15,7 @@ from components.iam import (
     tls_only_bucket_policy,
     writer_policy,
 )
-from tests.program import ProgramRun, walk
+from simulation.mock_program import ProgramRun, walk
 
 CLUSTER_ID = "5b1f3a2e-9c4d-4e7f-8a6b-0d1c2e3f4a5b"
 OIDC = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC123"

@@ -5,143 +5,31 @@ from __future__ import annotations
 import configparser
 import itertools
 import json
-import os
 import random
 import re
 import signal
 import socket
 import stat
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
-import botocore.session
 import pytest
 
 from cred_refresher import cred_refresher as refresher
-from tests.cedana_fake import FakeCedana, free_port, key_id
-
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "cred_refresher" / "cred_refresher.py"
-AUTH_TOKEN = "cedana-test-token-5f0e9d8c7b6a"
-CLUSTER_ID = "5b1f3a2e-9c4d-4e7f-8a6b-0d1c2e3f4a5b"
-ENDPOINT_TOKEN = "endpoint-token-0a1b2c3d4e5f"
-
-
-def eventually(check: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    """Polls a condition of another process with a bounded deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or check}")
-
-
-def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
-@dataclass
-class Sidecar:
-    process: subprocess.Popen[bytes]
-    endpoint_port: int
-    health_port: int
-    log_path: Path
-    credentials_file: Path
-    token_file: Path
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.endpoint_port}/credentials"
-
-    def credentials(self, token: str | None = ENDPOINT_TOKEN) -> tuple[int, dict[str, Any]]:
-        headers = {"Authorization": token} if token is not None else {}
-        status, body = http_get(self.endpoint, headers)
-        return status, (json.loads(body) if status == 200 else {})
-
-    def health(self, path: str) -> int:
-        return http_get(f"http://127.0.0.1:{self.health_port}{path}")[0]
-
-    def serves(self, generation: int) -> bool:
-        status, document = self.credentials()
-        return status == 200 and document["AccessKeyId"] == key_id(generation)
-
-    def listening(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.endpoint_port), timeout=1):
-                return True
-        except OSError:
-            return False
-
-    def output(self) -> str:
-        return self.log_path.read_text()
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=10)
-
-
-class Launcher:
-    """Starts sidecar processes and checks, at the end, that none printed a secret."""
-
-    def __init__(self, tmp_path: Path, api: FakeCedana) -> None:
-        self.tmp_path, self.api = tmp_path, api
-        self.started: list[Sidecar] = []
-        self.credentials_file = tmp_path / "credentials" / "aws-credentials"
-        self.token_file = tmp_path / "endpoint-token"
-        # No trailing newline: the AWS SDKs refuse a token that is not a legal header value.
-        self.token_file.write_text(ENDPOINT_TOKEN)
-
-    def start(self, **overrides: str) -> Sidecar:
-        endpoint_port, health_port = free_port(), free_port()
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "CEDANA_URL": self.api.url,
-            "CEDANA_AUTH_TOKEN": AUTH_TOKEN,
-            "CLUSTER_ID": CLUSTER_ID,
-            "REFRESH_INTERVAL": "45m",
-            "CREDENTIALS_FILE": str(self.credentials_file),
-            "CREDENTIALS_ENDPOINT": f"127.0.0.1:{endpoint_port}",
-            "CREDENTIALS_AUTH_TOKEN_FILE": str(self.token_file),
-            "HEALTH_PORT": str(health_port),
-            "S3_BUCKET": self.api.bucket,
-            "REQUEST_TIMEOUT": "2s",
-            "RETRY_INITIAL_DELAY": "100ms",
-            "RETRY_MAX_DELAY": "800ms",
-        }
-        env.update(overrides)
-        log_path = self.tmp_path / f"sidecar-{len(self.started)}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, str(SCRIPT)], env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        sidecar = Sidecar(
-            process, endpoint_port, health_port, log_path, self.credentials_file, self.token_file
-        )
-        self.started.append(sidecar)
-        return sidecar
-
-    def finish(self) -> None:
-        for sidecar in self.started:
-            sidecar.stop()
-            text = sidecar.output()
-            for secret in {AUTH_TOKEN, ENDPOINT_TOKEN, *self.api.issued}:
-                assert secret not in text, f"a secret reached the sidecar's output:\n{text}"
+from simulation.cedana_api import FakeCedana, key_id
+from tests.support.sidecar import (
+    AUTH_TOKEN,
+    CLUSTER_ID,
+    ENDPOINT_TOKEN,
+    Launcher,
+    Sidecar,
+    eventually,
+    http_get,
+    s3_client_through,
+)
 
 
 @pytest.fixture
@@ -231,18 +119,6 @@ def test_the_credentials_file_is_private_atomic_and_in_the_original_format(
 
 
 # --- boto3 through the endpoint, across rotations --------------------------------------------
-
-
-def s3_client_through(sidecar: Sidecar, endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(sidecar.log_path.parent / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(sidecar.log_path.parent / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", sidecar.endpoint)
-    monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", str(sidecar.token_file))
-    session = boto3.Session(botocore_session=botocore.session.Session(), region_name="us-east-1")
-    return session.client("s3", endpoint_url=endpoint)
 
 
 def test_boto3_keeps_writing_through_three_rotations(

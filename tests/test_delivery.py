@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from scripts import clusters, list_stacks, preview_comment
+from simulation.mock_program import ROOT, ProgramRun
 from tests.e2e import cedana_standin
-from tests.program import ROOT, ProgramRun
-from tests.test_cred_refresher import Launcher, eventually, s3_client_through
+from tests.support.sidecar import Launcher, eventually, s3_client_through
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 BIN = Path(sys.executable).parent

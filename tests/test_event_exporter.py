@@ -8,7 +8,7 @@ from collections.abc import Callable
 import yaml
 
 from components.event_exporter_spec import config_text, exporter_config
-from tests.program import ProgramRun
+from simulation.mock_program import ProgramRun
 
 READ_VERBS = {"get", "list", "watch"}
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from components.gpu import Node, PodPlacement, gpu_affinity, schedulable
-from tests.nodes import CONTROL_PLANE, CPU_NODE, GPU_NODES, OTHER_GPU_NODES
-from tests.program import ProgramRun
+from simulation.mock_program import ProgramRun
+from simulation.nodes import CONTROL_PLANE, CPU_NODE, GPU_NODES, OTHER_GPU_NODES
 
 ALL_GPU_NODES = {**GPU_NODES, **OTHER_GPU_NODES}
 EVERY_NODE = [CPU_NODE, CONTROL_PLANE, *ALL_GPU_NODES.values()]

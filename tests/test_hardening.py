@@ -15,7 +15,7 @@ from components.budget import budget, table
 from components.images import ImagePolicy, mirrored, reference
 from components.settings import Resources
 from scripts.budget import settings_for
-from tests.program import ROOT, ProgramRun, fake_password, walk
+from simulation.mock_program import ROOT, ProgramRun, fake_password, walk
 from tests.test_aws import MODE_CONFIG, run_mode
 
 READ_VERBS = {"get", "list", "watch"}

@@ -8,7 +8,7 @@ import kubernetes_validate
 import pulumi
 import pytest
 
-from tests.program import (
+from simulation.mock_program import (
     TEST_SECRETS,
     MissingConfigError,
     ProgramRun,

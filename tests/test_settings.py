@@ -16,7 +16,7 @@ from components.settings import (
     load_settings,
     s3_bucket_problem,
 )
-from tests.program import ROOT, TEST_SECRETS, project_config
+from simulation.mock_program import ROOT, TEST_SECRETS, project_config
 
 GOOD = {"s3Bucket": "cedana-metrics-example", "awsRegion": "us-east-1", **TEST_SECRETS}
 

@@ -15,9 +15,9 @@ import yaml
 
 from components.gpu import PodPlacement, schedulable
 from components.vector_config import helm_escape
-from tests.cluster_model import CLUSTER, Workload, copies, pods, ship_one_interval
-from tests.nodes import cluster
-from tests.program import ProgramRun
+from simulation.cluster import CLUSTER, Workload, copies, pods, ship_one_interval
+from simulation.mock_program import ProgramRun
+from simulation.nodes import cluster
 
 MODES = list(
     itertools.product(

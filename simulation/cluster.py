@@ -115,7 +115,7 @@ def _host_tag(data_set: str, describes: str, pod_node: Node, config: dict[str, A
 def ship_one_interval(
     workloads: list[Workload], nodes: list[Node], gpu_nodes: list[Node], seed: int = 0
 ) -> list[Shipment]:
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - a reproducible model, not cryptography
     shipments = []
     for workload in workloads:
         connected = _sources_reaching_a_sink(workload.config)

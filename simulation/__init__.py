@@ -1,0 +1,1 @@
+"""Models and stand-ins used by tests, benchmarks, the lab and the simulation; never deployed."""
