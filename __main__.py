@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import pulumi
+from collections.abc import Iterable
 
-from components.providers import build_providers
-from components.settings import ConfigError, load_settings
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from components.common.names import PROJECT
+from components.common.providers import build_providers
+from components.config import ConfigError, load_settings
 from components.stack import MonitoringStack
 
 
@@ -20,6 +24,12 @@ class PulumiConfigSource:
 
     def is_secret(self, key: str) -> bool:
         return pulumi.runtime.is_config_secret(self._config.full_key(key))
+
+    def configured_keys(self) -> Iterable[str]:
+        # Everything the CLI handed over, so a mistyped key can be reported.
+        every = {**(runtime_config.get_config_env() or {}), **runtime_config.CONFIG.get()}
+        prefix = f"{PROJECT}:"
+        return sorted(k.removeprefix(prefix) for k in every if k.startswith(prefix))
 
 
 def main() -> None:

@@ -15,10 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from simulation.cluster import CLUSTER, copies, ship_one_interval
+from simulation.cluster import CLUSTER, copies, original_workloads, ship_one_interval, workloads
+from simulation.mock_program import run_program
 from simulation.nodes import cluster
-from tests.conftest import run_with
-from tests.test_vector_pipeline import original_workloads, workloads
 
 DATA_SETS = ("kube-state-metrics", "event-exporter", "cadvisor", "dcgm", "host")
 
@@ -32,7 +31,7 @@ def summary(counted: dict[tuple[str, str], int], data_set: str) -> str:
 
 
 def main() -> None:
-    ours = workloads(run_with())
+    ours = workloads(run_program({"s3Bucket": "cedana-metrics-example", "awsRegion": "us-east-1"}))
     print("copies shipped per series per interval (min-max over series)")
     print(f"{'nodes':>5} {'design':>9} " + " ".join(f"{d:>18}" for d in DATA_SETS))
     for size, gpu_every in ((1, 0), (3, 2), (100, 0), (100, 4)):

@@ -18,7 +18,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from components.gpu import Node, PodPlacement, schedulable
+from simulation.mock_program import ProgramRun
+from simulation.scheduler import Node, PodPlacement, schedulable
 
 CLUSTER = "<cluster>"
 
@@ -147,3 +148,106 @@ def _sources_reaching_a_sink(config: dict[str, Any]) -> set[str]:
 
 def copies(shipments: list[Shipment]) -> Counter[tuple[str, str]]:
     return Counter((s.data_set, s.describes) for s in shipments)
+
+
+# --- The workloads: this program's (from a run under mocks) and the original install's ------
+
+
+def vector_values(run: ProgramRun) -> tuple[dict[str, Any], dict[str, Any]]:
+    charts = run.charts()
+    return charts["vector"].plain["values"], charts["vector-collector"].plain["values"]
+
+
+def workloads(run: ProgramRun) -> list[Workload]:
+    agent, collector = vector_values(run)
+    return [
+        Workload(
+            "vector-agent",
+            agent["customConfig"],
+            daemonset=True,
+            replicas=0,
+            placement=PodPlacement.of_daemonset(
+                agent.get("nodeSelector"), agent.get("affinity"), agent.get("tolerations")
+            ),
+        ),
+        Workload(
+            "vector-collector",
+            collector["customConfig"],
+            daemonset=False,
+            replicas=int(collector["replicas"]),
+            placement=PodPlacement(
+                collector.get("nodeSelector") or {},
+                collector.get("affinity") or {},
+                collector.get("tolerations") or [],
+            ),
+        ),
+    ]
+
+
+# The original install: one agent per node, no tolerations, every cluster-level endpoint scraped
+# by every agent, DCGM through a load-balanced Service, node-exporter never connected.
+ORIGINAL_CONFIG: dict[str, Any] = {
+    "sources": {
+        "kube-state-metrics": {
+            "type": "prometheus_scrape",
+            "endpoints": ["http://prometheus-kube-state-metrics.ns.svc:8080/metrics"],
+        },
+        "dcgm-exporter": {
+            "type": "prometheus_scrape",
+            "endpoints": ["http://nvidia-dcgm-exporter.gpu-operator.svc:9400/metrics"],
+        },
+        "node-exporter": {
+            "type": "prometheus_scrape",
+            "endpoints": ["http://prometheus-prometheus-node-exporter.ns.svc:9100/metrics"],
+        },
+        "cadvisor": {
+            "type": "prometheus_scrape",
+            "endpoints": [
+                "http://prometheus-server.ns.svc/federate?match[]=container_cpu_usage_seconds_total"
+            ],
+        },
+        "host_metrics": {"type": "host_metrics"},
+        "event-exporter": {
+            "type": "prometheus_scrape",
+            "endpoints": ["http://kubernetes-event-exporter.ns.svc:2112/metrics"],
+        },
+    },
+    "transforms": {
+        "host_filter": {
+            "type": "remap",
+            "inputs": ["host_metrics"],
+            "source": '.tags.host = get_env_var!("SPEC_NODE_NAME")',
+        },
+        "cadvisor_tag": {
+            "type": "remap",
+            "inputs": ["cadvisor"],
+            "source": '.tags.host = get_env_var!("SPEC_NODE_NAME")',
+        },
+        "kube_state_tag": {"type": "remap", "inputs": ["kube-state-metrics"], "source": ""},
+        "dcgm_tag": {
+            "type": "remap",
+            "inputs": ["dcgm-exporter"],
+            "source": '.tags.host = get_env_var!("SPEC_NODE_NAME")',
+        },
+        "event_exporter_tag": {"type": "remap", "inputs": ["event-exporter"], "source": ""},
+    },
+    "sinks": {
+        "s3_sink": {
+            "inputs": [
+                "host_filter",
+                "cadvisor_tag",
+                "kube_state_tag",
+                "dcgm_tag",
+                "event_exporter_tag",
+            ]
+        }
+    },
+}
+
+
+def original_workloads() -> list[Workload]:
+    return [
+        Workload(
+            "original-agent", ORIGINAL_CONFIG, True, 0, PodPlacement.of_daemonset(None, None, [])
+        )
+    ]

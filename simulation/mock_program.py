@@ -23,7 +23,8 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from components.project_config import (
+from components.common.names import PROJECT
+from components.config.stack_files import (
     ROOT,
     MissingConfigError,
     project_config,
@@ -32,7 +33,6 @@ from components.project_config import (
     stack_name,
     stack_values,
 )
-from components.settings import PROJECT
 
 __all__ = [
     "MissingConfigError",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.gpu import Node
+from simulation.scheduler import Node
 
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
 

@@ -9,41 +9,22 @@ from typing import Any
 import pytest
 from parliament import analyze_policy_string
 
-from components.iam import (
+from components.aws.policies import (
     irsa_trust_policy,
     pod_identity_trust_policy,
     tls_only_bucket_policy,
     writer_policy,
 )
 from simulation.mock_program import ProgramRun, walk
-
-CLUSTER_ID = "5b1f3a2e-9c4d-4e7f-8a6b-0d1c2e3f4a5b"
-OIDC = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC123"
-ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/ABC123"
-ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
-SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-
-MODE_CONFIG: dict[str, dict[str, Any]] = {
-    "cedana": {},
-    "static": {
-        "credentialsMode": "static",
-        "secrets": {
-            "clusterId": CLUSTER_ID,
-            "awsAccessKeyId": ACCESS_KEY,
-            "awsSecretAccessKey": SECRET_KEY,
-        },
-    },
-    "irsa": {
-        "credentialsMode": "irsa",
-        "irsaOidcProviderArn": OIDC,
-        "secrets": {"clusterId": CLUSTER_ID},
-    },
-    "pod-identity": {
-        "credentialsMode": "pod-identity",
-        "eksClusterName": "prod-eks",
-        "secrets": {"clusterId": CLUSTER_ID},
-    },
-}
+from tests.support.modes import (
+    ACCESS_KEY,
+    CLUSTER_ID,
+    ISSUER,
+    MODE_CONFIG,
+    OIDC,
+    SECRET_KEY,
+    run_mode,
+)
 
 AWS_TYPES_BY_MODE = {
     "cedana": set(),
@@ -64,12 +45,6 @@ BUCKET_TYPES = {
     "aws:s3/bucketPolicy:BucketPolicy",
     "random:index/randomString:RandomString",
 }
-
-
-def run_mode(program: Callable[..., ProgramRun], mode: str, **extra: Any) -> ProgramRun:
-    config = dict(MODE_CONFIG[mode])
-    config["secrets"] = dict(config.get("secrets") or {}) or None
-    return program(**{**config, **extra})
 
 
 def types(run: ProgramRun, prefix: str) -> set[str]:

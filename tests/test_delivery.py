@@ -16,7 +16,7 @@ import boto3
 import pytest
 import yaml
 
-from scripts import clusters, list_stacks, preview_comment
+from scripts import clusters, list_stacks
 from simulation.mock_program import ROOT, ProgramRun
 from tests.e2e import cedana_standin
 from tests.support.sidecar import Launcher, eventually, s3_client_through
@@ -120,11 +120,23 @@ def test_previews_cover_every_stack_and_skip_forks_clearly() -> None:
     assert jobs["stacks"]["if"] == fork.replace("!=", "==")
     job = jobs["preview"]
     assert job["strategy"]["matrix"]["target"] == "${{ fromJSON(needs.stacks.outputs.matrix) }}"
-    assert "pulumi/actions@v7" in uses(job)
+    preview_step = next(s for s in job["steps"] if s.get("id") == "preview")
+    assert preview_step["uses"] == "pulumi/actions@v7"
+    # One comment per stack, edited on every push; too long a preview keeps its summary.
+    assert preview_step["with"] == {
+        "command": "preview",
+        "stack-name": "${{ matrix.target.stack }}",
+        "diff": True,
+        "color": "never",
+        "suppress-progress": True,
+        "comment-on-pr": True,
+        "edit-pr-comment": True,
+        "always-include-summary": True,
+        "github-token": "${{ secrets.GITHUB_TOKEN }}",
+    }
     steps = run_steps(job)
-    assert "pulumi preview --stack" in steps
     assert "GITHUB_STEP_SUMMARY" in steps
-    assert "scripts/preview_comment.py" in steps
+    assert "steps.preview.outputs.output" in yaml.safe_dump(job)
     assert any(u.startswith("actions/upload-artifact@") for u in uses(job))
     for secret in ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS_TOKEN"):
         assert job["env"][secret] == f"${{{{ secrets.{secret} }}}}"
@@ -166,28 +178,6 @@ def test_the_stack_matrix_lists_every_stack_file() -> None:
     assert list_stacks.secret_suffix("prod-eu.1") == "PROD_EU_1"
     with pytest.raises(SystemExit, match="nope"):
         list_stacks.stacks(only={"nope"})
-
-
-def big_preview(changes: int) -> str:
-    lines = ["Previewing update (dev):"]
-    lines += [f" +  kubernetes:apps/v1:Deployment deployment-{i} create" for i in range(changes)]
-    lines += ["Resources:", f"    + {changes} to create", "    40 unchanged", "", "Duration: 9s"]
-    return "\n".join(lines)
-
-
-def test_a_huge_preview_still_fits_in_one_comment_with_its_summary() -> None:
-    body = preview_comment.comment("dev", "success", "https://ci/run/1", big_preview(20_000))
-    assert len(body) <= preview_comment.LIMIT < 65_536
-    assert body.startswith(preview_comment.marker("dev"))
-    assert "+ 20000 to create" in body
-    assert "more lines in the full preview" in body
-    assert "preview-dev" in body
-
-
-def test_a_small_preview_lists_its_changes() -> None:
-    body = preview_comment.comment("dev", "failure", "https://ci/run/1", big_preview(3))
-    assert "❌" in body
-    assert body.count("kubernetes:apps/v1:Deployment") == 3
 
 
 def fake_runner(failing: set[str]) -> tuple[Callable[[str, str], clusters.Outcome], list[str]]:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import yaml
 
-from components.event_exporter_spec import config_text, exporter_config
+from components.event_exporter.specs import config_text, exporter_config
 from simulation.mock_program import ProgramRun
 
 READ_VERBS = {"get", "list", "watch"}

@@ -11,12 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from components.budget import budget, table
-from components.images import ImagePolicy, mirrored, reference
-from components.settings import Resources
-from scripts.budget import settings_for
+from components.common.images import ImagePolicy, mirrored, reference
+from components.config import Resources
+from scripts.budget import budget, settings_for, table
 from simulation.mock_program import ROOT, ProgramRun, fake_password, walk
-from tests.test_aws import MODE_CONFIG, run_mode
+from tests.support.modes import MODE_CONFIG, run_mode
 
 READ_VERBS = {"get", "list", "watch"}
 HARDENED = {

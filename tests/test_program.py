@@ -198,6 +198,8 @@ BAD_CONFIGS: list[tuple[str, dict[str, str], dict[str, str]]] = [
     ("namespace", {"namespace": "Not_A_Label"}, TEST_SECRETS),
     ("credentialsMode", {"credentialsMode": "magic"}, TEST_SECRETS),
     ("gpuMode", {"gpuMode": "maybe"}, TEST_SECRETS),
+    # A mistyped key is not silently ignored (the stack would keep installing DCGM).
+    ("gpumode", {"gpumode": "off"}, TEST_SECRETS),
 ]
 
 

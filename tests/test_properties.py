@@ -16,7 +16,7 @@ import pulumi
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from components.settings import ALL_KEYS, CREDENTIALS_MODES, GPU_MODES
+from components.config import CredentialsMode, GpuMode, declared_settings
 from simulation.mock_program import TEST_SECRETS, ProgramRun, run_program
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=40)
@@ -24,8 +24,8 @@ label = st.from_regex(r"[a-z]([a-z0-9.-]{0,10}[a-z0-9])?(/[a-z][a-z0-9-]{0,8})?"
 label_value = st.from_regex(r"([a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?)?", fullmatch=True)
 
 VALID: dict[str, st.SearchStrategy[Any]] = {
-    "credentialsMode": st.sampled_from(CREDENTIALS_MODES),
-    "gpuMode": st.sampled_from(GPU_MODES),
+    "credentialsMode": st.sampled_from([m.value for m in CredentialsMode]),
+    "gpuMode": st.sampled_from([m.value for m in GpuMode]),
     "namespace": st.from_regex(r"[a-z][a-z0-9-]{0,20}[a-z0-9]", fullmatch=True).filter(
         lambda n: n not in ("default", "kube-system", "kube-public", "kube-node-lease")
     ),
@@ -51,8 +51,8 @@ VALID: dict[str, st.SearchStrategy[Any]] = {
     "imageRegistry": st.sampled_from(["", "registry.example.com", "r.example.com:5000/mirror"]),
 }
 INVALID: dict[str, st.SearchStrategy[Any]] = {
-    "credentialsMode": text.filter(lambda v: v not in CREDENTIALS_MODES),
-    "gpuMode": text.filter(lambda v: v not in GPU_MODES),
+    "credentialsMode": text.filter(lambda v: v not in {m.value for m in CredentialsMode}),
+    "gpuMode": text.filter(lambda v: v not in {m.value for m in GpuMode}),
     "namespace": text,
     "gpuNodeSelector": st.one_of(st.lists(text, max_size=2), text, st.integers()),
     "dcgmEndpoint": text,
@@ -89,7 +89,7 @@ def stacks(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, str]]:
 def assert_names_a_key(message: str) -> None:
     named = re.findall(r"cedana-monitoring:([A-Za-z]+):", message)
     assert named, message
-    assert set(named) <= ALL_KEYS, message
+    assert set(named) <= set(declared_settings()), message
     assert message.count("fix: pulumi config set") == len(named), message
 
 

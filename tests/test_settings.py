@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from components.settings import (
-    ALL_KEYS,
-    DEFAULTS,
-    REQUIRED,
-    SECRET_KEYS,
-    ConfigError,
-    MappingSource,
-    load_settings,
-    s3_bucket_problem,
-)
+from components.config import ConfigError, MappingSource, declared_settings, load_settings
+from components.config.rules import s3_bucket as s3_bucket_problem
+from scripts.pulumi_config import PULUMI_YAML
+from scripts.pulumi_config import main as pulumi_config_main
 from simulation.mock_program import ROOT, TEST_SECRETS, project_config
+
+SECRET_KEYS = frozenset(k for k, d in declared_settings().items() if d.parse.secret)
 
 GOOD = {"s3Bucket": "cedana-metrics-example", "awsRegion": "us-east-1", **TEST_SECRETS}
 
@@ -37,19 +34,33 @@ def problems(**overrides: Any) -> ConfigError:
 # --- Pulumi.yaml is the documentation: it must agree with the code --------------------------
 
 
-def test_every_setting_is_declared_in_pulumi_yaml_and_nothing_else() -> None:
-    assert set(project_config()) == ALL_KEYS
-
-
-def test_code_defaults_are_the_pulumi_yaml_defaults() -> None:
+def test_pulumi_yaml_is_generated_from_the_settings_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("sys.argv", ["pulumi_config.py", "--check"])
+    assert pulumi_config_main() == 0, "run scripts/pulumi_config.py"
     declared = project_config()
-    for key, default in DEFAULTS.items():
-        assert declared[key].get("default") == default, key
+    assert list(declared) == list(declared_settings())
+    for key, setting in declared_settings().items():
+        assert declared[key]["description"] == setting.field.description, key
+        assert declared[key].get("secret", False) == (
+            setting.parse.secret and setting.field.is_required()
+        ), key
+
+
+def test_a_stale_pulumi_yaml_is_detected(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    stale = tmp_path / "Pulumi.yaml"
+    stale.write_text(PULUMI_YAML.read_text().replace("default: 6h", "default: 7h"))
+    monkeypatch.setattr("scripts.pulumi_config.PULUMI_YAML", stale)
+    monkeypatch.setattr("sys.argv", ["pulumi_config.py", "--check"])
+    assert pulumi_config_main() == 1
 
 
 def test_required_settings_have_no_default_so_the_cli_demands_them() -> None:
     declared = project_config()
-    for key in REQUIRED:
+    required = [k for k, d in declared_settings().items() if d.field.is_required()]
+    assert required == ["clusterId", "s3Bucket", "awsRegion"]
+    for key in required:
         assert "default" not in declared[key], key
 
 
@@ -299,3 +310,24 @@ def test_a_created_bucket_leaves_room_for_its_random_suffix() -> None:
 def test_every_setting_is_mentioned_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     assert [key for key in project_config() if f"`{key}`" not in readme] == []
+
+
+def test_a_mistyped_key_is_an_error_naming_the_closest_setting() -> None:
+    error = problems(gpumode="off", vectorCompresion="gzip")
+    assert error.keys == ["gpumode", "vectorCompresion"]
+    message = str(error)
+    assert (
+        "cedana-monitoring:gpumode: is not a setting of cedana-monitoring; did you mean gpuMode?"
+    ) in message
+    assert (
+        "fix: pulumi config set cedana-monitoring:gpuMode install"
+        " && pulumi config rm cedana-monitoring:gpumode"
+    ) in message
+    assert "did you mean vectorCompression?" in message
+
+
+def test_a_key_like_no_setting_is_still_named() -> None:
+    error = problems(somethingElse="1")
+    assert error.keys == ["somethingElse"]
+    assert "is not a setting of cedana-monitoring (see Pulumi.yaml)" in str(error)
+    assert "pulumi config rm cedana-monitoring:somethingElse" in str(error)

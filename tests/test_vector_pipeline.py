@@ -13,71 +13,26 @@ from typing import Any
 import pytest
 import yaml
 
-from components.gpu import PodPlacement, schedulable
-from components.vector_config import helm_escape
-from simulation.cluster import CLUSTER, Workload, copies, pods, ship_one_interval
+from components.vector.pipeline import helm_escape
+from simulation.cluster import (
+    CLUSTER,
+    copies,
+    original_workloads,
+    pods,
+    ship_one_interval,
+    vector_values,
+    workloads,
+)
 from simulation.mock_program import ProgramRun
 from simulation.nodes import cluster
+from simulation.scheduler import schedulable
+from tests.support.modes import mode_overrides
 
 MODES = list(
     itertools.product(
         ("cedana", "static", "irsa", "pod-identity"), ("install", "external", "off"), (False, True)
     )
 )
-
-
-def mode_overrides(credentials: str, gpu: str, node_exporter: bool) -> dict[str, Any]:
-    overrides: dict[str, Any] = {
-        "credentialsMode": credentials,
-        "gpuMode": gpu,
-        "shipNodeExporter": node_exporter,
-    }
-    if credentials != "cedana":
-        overrides["secrets"] = {"clusterId": "5b1f3a2e-9c4d-4e7f-8a6b-0d1c2e3f4a5b"}
-    if credentials == "static":
-        overrides["secrets"] = {
-            **overrides["secrets"],
-            "awsAccessKeyId": "AKIAEXAMPLEKEY123456",
-            "awsSecretAccessKey": "example-secret-access-key-0123456789",
-        }
-    if credentials == "irsa":
-        overrides["irsaOidcProviderArn"] = (
-            "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC123"
-        )
-    if credentials == "pod-identity":
-        overrides["eksClusterName"] = "prod"
-    return overrides
-
-
-def vector_values(run: ProgramRun) -> tuple[dict[str, Any], dict[str, Any]]:
-    charts = run.charts()
-    return charts["vector"].plain["values"], charts["vector-collector"].plain["values"]
-
-
-def workloads(run: ProgramRun) -> list[Workload]:
-    agent, collector = vector_values(run)
-    return [
-        Workload(
-            "vector-agent",
-            agent["customConfig"],
-            daemonset=True,
-            replicas=0,
-            placement=PodPlacement.of_daemonset(
-                agent.get("nodeSelector"), agent.get("affinity"), agent.get("tolerations")
-            ),
-        ),
-        Workload(
-            "vector-collector",
-            collector["customConfig"],
-            daemonset=False,
-            replicas=int(collector["replicas"]),
-            placement=PodPlacement(
-                collector.get("nodeSelector") or {},
-                collector.get("affinity") or {},
-                collector.get("tolerations") or [],
-            ),
-        ),
-    ]
 
 
 # --- The config graph -----------------------------------------------------------------------
@@ -273,75 +228,6 @@ def test_a_non_default_namespace_reaches_every_endpoint(program: Callable[..., P
 
 
 # --- Exactly once ----------------------------------------------------------------------------
-
-# The original install: one agent per node, no tolerations, every cluster-level endpoint scraped
-# by every agent, DCGM through a load-balanced Service, node-exporter never connected.
-ORIGINAL_CONFIG: dict[str, Any] = {
-    "sources": {
-        "kube-state-metrics": {
-            "type": "prometheus_scrape",
-            "endpoints": ["http://prometheus-kube-state-metrics.ns.svc:8080/metrics"],
-        },
-        "dcgm-exporter": {
-            "type": "prometheus_scrape",
-            "endpoints": ["http://nvidia-dcgm-exporter.gpu-operator.svc:9400/metrics"],
-        },
-        "node-exporter": {
-            "type": "prometheus_scrape",
-            "endpoints": ["http://prometheus-prometheus-node-exporter.ns.svc:9100/metrics"],
-        },
-        "cadvisor": {
-            "type": "prometheus_scrape",
-            "endpoints": [
-                "http://prometheus-server.ns.svc/federate?match[]=container_cpu_usage_seconds_total"
-            ],
-        },
-        "host_metrics": {"type": "host_metrics"},
-        "event-exporter": {
-            "type": "prometheus_scrape",
-            "endpoints": ["http://kubernetes-event-exporter.ns.svc:2112/metrics"],
-        },
-    },
-    "transforms": {
-        "host_filter": {
-            "type": "remap",
-            "inputs": ["host_metrics"],
-            "source": '.tags.host = get_env_var!("SPEC_NODE_NAME")',
-        },
-        "cadvisor_tag": {
-            "type": "remap",
-            "inputs": ["cadvisor"],
-            "source": '.tags.host = get_env_var!("SPEC_NODE_NAME")',
-        },
-        "kube_state_tag": {"type": "remap", "inputs": ["kube-state-metrics"], "source": ""},
-        "dcgm_tag": {
-            "type": "remap",
-            "inputs": ["dcgm-exporter"],
-            "source": '.tags.host = get_env_var!("SPEC_NODE_NAME")',
-        },
-        "event_exporter_tag": {"type": "remap", "inputs": ["event-exporter"], "source": ""},
-    },
-    "sinks": {
-        "s3_sink": {
-            "inputs": [
-                "host_filter",
-                "cadvisor_tag",
-                "kube_state_tag",
-                "dcgm_tag",
-                "event_exporter_tag",
-            ]
-        }
-    },
-}
-
-
-def original_workloads() -> list[Workload]:
-    return [
-        Workload(
-            "original-agent", ORIGINAL_CONFIG, True, 0, PodPlacement.of_daemonset(None, None, [])
-        )
-    ]
-
 
 CLUSTERS = [(1, 0), (3, 2), (100, 4)]
 

@@ -1,0 +1,43 @@
+"""What Cedana ingests: the shipped series, the jobs they come from, intervals and tags.
+
+Both the Prometheus part (which scrapes cAdvisor and DCGM and keeps only these series) and the
+Vector part (which ships them) read this module, so the data keeps one shape: the original
+install's filters, intervals and `collector` tags, which Cedana's ingestion expects.
+"""
+
+from __future__ import annotations
+
+# Prometheus job names: the chart's cAdvisor job, and this stack's DCGM job.
+CADVISOR_JOB = "kubernetes-nodes-cadvisor"
+DCGM_JOB = "dcgm"
+
+# The original install's filters.
+KUBE_STATE_METRICS = ("kube_pod_owner", "kube_pod_info", "kube_job_owner")
+CADVISOR_SERIES = ("container_cpu_usage_seconds_total", "container_memory_working_set_bytes")
+CADVISOR_PREFIXES = ("container_cpu_", "container_memory_")
+DCGM_PREFIXES = ("DCGM_FI_DEV_", "DCGM_FI_PROF_")
+
+# Scrape intervals (seconds), per data set, as the original install has them.
+INTERVALS = {
+    "host_metrics": 60,
+    "cadvisor": 60,
+    "event-exporter": 30,
+    "kube-state-metrics": 15,
+    "dcgm-exporter": 15,
+    "node-exporter": 60,
+}
+
+# What Cedana's ingestion reads in the `collector` tag.
+COLLECTOR_TAGS = {
+    "host_metrics": None,  # host metrics keep Vector's own tags, as in the original
+    "kube-state-metrics": "kube-state-metrics",
+    "cadvisor": "cadvisor",
+    "event-exporter": "event-exporter",
+    "dcgm-exporter": "dcgm",
+    "node-exporter": "node-exporter",
+}
+
+
+def name_regex(prefixes: tuple[str, ...]) -> str:
+    """A Prometheus regex matching every metric name that starts with one of the prefixes."""
+    return "|".join(p + ".*" for p in prefixes)

@@ -1,0 +1,80 @@
+"""Names, ports and in-cluster addresses, derived from release names and the namespace.
+
+Services are found by name, so the release names are those the original install uses; every URL
+is derived from them, the namespace and the cluster domain (never hard-coded).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROJECT = "cedana-monitoring"
+
+# Release and object names the original install uses; services are found by these names.
+PROMETHEUS_RELEASE = "prometheus"
+VECTOR_AGENT_RELEASE = "vector"
+VECTOR_COLLECTOR_RELEASE = "vector-collector"
+DCGM_RELEASE = "dcgm-exporters"
+EVENT_EXPORTER_NAME = "kubernetes-event-exporter"
+# The refresher sidecar reads this Secret by name, as the original install creates it.
+CEDANA_CREDENTIALS_SECRET = "cedana-credentials"
+
+# Ports, each in one place.
+PROMETHEUS_SERVICE_PORT = 80
+PROMETHEUS_PORT = 9090  # the server container
+KUBE_STATE_METRICS_PORT = 8080
+NODE_EXPORTER_PORT = 9100
+DCGM_PORT = 9400
+EVENT_EXPORTER_PORT = 2112
+CREDENTIALS_PORT = 9099  # the refresher's container-credentials endpoint, on loopback
+REFRESHER_HEALTH_PORT = 8081
+VECTOR_API_PORT = 8686
+
+
+def helm_fullname(release: str, chart: str) -> str:
+    """The chart-standard fullname: the release name if it contains the chart name."""
+    name = release if chart in release else f"{release}-{chart}"
+    return name[:63].rstrip("-")
+
+
+def service_url(service: str, namespace: str, port: int, path: str, cluster_domain: str) -> str:
+    return f"http://{service}.{namespace}.svc.{cluster_domain}:{port}{path}"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """The address book: every in-cluster URL the stack uses, for one namespace."""
+
+    namespace: str
+    cluster_domain: str = "cluster.local"
+
+    @property
+    def prometheus_server_service(self) -> str:
+        return f"{helm_fullname(PROMETHEUS_RELEASE, 'prometheus')}-server"
+
+    @property
+    def kube_state_metrics_service(self) -> str:
+        return helm_fullname(PROMETHEUS_RELEASE, "kube-state-metrics")
+
+    @property
+    def node_exporter_service(self) -> str:
+        return helm_fullname(PROMETHEUS_RELEASE, "prometheus-node-exporter")
+
+    @property
+    def dcgm_service(self) -> str:
+        return helm_fullname(DCGM_RELEASE, "dcgm-exporter")
+
+    def url(self, service: str, port: int, path: str = "") -> str:
+        return service_url(service, self.namespace, port, path, self.cluster_domain)
+
+    @property
+    def prometheus_server(self) -> str:
+        return self.url(self.prometheus_server_service, PROMETHEUS_SERVICE_PORT)
+
+    @property
+    def kube_state_metrics(self) -> str:
+        return self.url(self.kube_state_metrics_service, KUBE_STATE_METRICS_PORT, "/metrics")
+
+    @property
+    def event_exporter(self) -> str:
+        return self.url(EVENT_EXPORTER_NAME, EVENT_EXPORTER_PORT, "/metrics")

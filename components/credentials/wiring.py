@@ -1,0 +1,156 @@
+"""How Vector's pods get AWS credentials, per credentials mode (pure: settings in, specs out).
+
+Vector's AWS SDK takes the first source of its default chain that yields credentials, so each
+mode sets exactly one source and nothing earlier in the chain (no stray AWS_ACCESS_KEY_ID, no
+AWS_SHARED_CREDENTIALS_FILE: Vector reads such a file once and never again).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+from components.common.names import (
+    CEDANA_CREDENTIALS_SECRET,
+    CREDENTIALS_PORT,
+    REFRESHER_HEALTH_PORT,
+)
+from components.common.security import container_security_context
+
+STATIC_CREDENTIALS_SECRET = "vector-aws-credentials"  # the original install's name
+REFRESHER_SCRIPT_CONFIGMAP = "cred-refresher-script"
+ENDPOINT_TOKEN_SECRET = "cred-refresher-endpoint-token"
+
+CREDENTIALS_DIR = "/credentials"
+SCRIPT_DIR = "/opt/cred-refresher"
+SCRIPT_FILE = "cred_refresher.py"
+TOKEN_DIR = "/var/run/cedana/credentials-endpoint"
+TOKEN_FILE = f"{TOKEN_DIR}/token"
+SCRIPT_HASH_ANNOTATION = "cedana.ai/cred-refresher-checksum"
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+
+
+@dataclass(frozen=True)
+class CredentialWiring:
+    """What a credentials mode adds to each Vector pod."""
+
+    env: list[dict[str, Any]] = field(default_factory=list)
+    containers: list[dict[str, Any]] = field(default_factory=list)
+    volumes: list[dict[str, Any]] = field(default_factory=list)
+    mounts: list[dict[str, Any]] = field(default_factory=list)
+    pod_annotations: dict[str, str] = field(default_factory=dict)
+    service_account_annotations: dict[str, pulumi.Input[str] | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RefresherSettings:
+    image: str
+    resources: dict[str, dict[str, str]]
+    cedana_url: str
+    refresh_interval: str
+    bucket: pulumi.Input[str]
+    script_checksum: str
+
+
+def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": REFRESHER_HEALTH_PORT},
+        "periodSeconds": period,
+        "timeoutSeconds": 3,
+        "failureThreshold": failures,
+    }
+
+
+def refresher_container(s: RefresherSettings) -> dict[str, Any]:
+    """The cred-refresher sidecar: Cedana token in, container-credentials on loopback out."""
+    env = [
+        {"name": "CEDANA_URL", "value": s.cedana_url},
+        _secret_env("CEDANA_AUTH_TOKEN", CEDANA_CREDENTIALS_SECRET, "authToken"),
+        _secret_env("CLUSTER_ID", CEDANA_CREDENTIALS_SECRET, "clusterId"),
+        {"name": "REFRESH_INTERVAL", "value": s.refresh_interval},
+        {"name": "CREDENTIALS_FILE", "value": f"{CREDENTIALS_DIR}/aws-credentials"},
+        {"name": "CREDENTIALS_ENDPOINT", "value": f"127.0.0.1:{CREDENTIALS_PORT}"},
+        {"name": "CREDENTIALS_AUTH_TOKEN_FILE", "value": TOKEN_FILE},
+        {"name": "HEALTH_PORT", "value": str(REFRESHER_HEALTH_PORT)},
+        {"name": "S3_BUCKET", "value": s.bucket},
+        {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+        {"name": "PYTHONUNBUFFERED", "value": "1"},
+    ]
+    return {
+        "name": "cred-refresher",
+        "image": s.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["python3", f"{SCRIPT_DIR}/{SCRIPT_FILE}"],
+        "env": env,
+        "ports": [
+            {"name": "refresher-health", "containerPort": REFRESHER_HEALTH_PORT, "protocol": "TCP"}
+        ],
+        "volumeMounts": [
+            {"name": "cred-refresher-script", "mountPath": SCRIPT_DIR, "readOnly": True},
+            {"name": "aws-credentials", "mountPath": CREDENTIALS_DIR},
+            {"name": "credentials-endpoint-token", "mountPath": TOKEN_DIR, "readOnly": True},
+        ],
+        "resources": s.resources,
+        # An API outage keeps /health at 200 (the process works); /ready follows whether
+        # unexpired credentials are held.
+        "livenessProbe": _probe("/health", 30, 3),
+        "readinessProbe": _probe("/ready", 10, 1),
+        "securityContext": container_security_context(run_as_user=65534),
+    }
+
+
+def cedana_wiring(s: RefresherSettings) -> CredentialWiring:
+    return CredentialWiring(
+        env=[
+            {
+                "name": "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "value": f"http://127.0.0.1:{CREDENTIALS_PORT}/credentials",
+            },
+            {"name": "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "value": TOKEN_FILE},
+        ],
+        containers=[refresher_container(s)],
+        volumes=[
+            # In memory: credentials never touch the node's disk.
+            {"name": "aws-credentials", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
+            {
+                "name": "cred-refresher-script",
+                "configMap": {"name": REFRESHER_SCRIPT_CONFIGMAP, "defaultMode": 0o444},
+            },
+            {
+                "name": "credentials-endpoint-token",
+                "secret": {"secretName": ENDPOINT_TOKEN_SECRET, "defaultMode": 0o444},
+            },
+        ],
+        mounts=[
+            {"name": "aws-credentials", "mountPath": CREDENTIALS_DIR, "readOnly": True},
+            {"name": "credentials-endpoint-token", "mountPath": TOKEN_DIR, "readOnly": True},
+        ],
+        pod_annotations={SCRIPT_HASH_ANNOTATION: s.script_checksum},
+    )
+
+
+def static_wiring() -> CredentialWiring:
+    return CredentialWiring(
+        env=[
+            _secret_env("AWS_ACCESS_KEY_ID", STATIC_CREDENTIALS_SECRET, "awsAccessKeyId"),
+            _secret_env("AWS_SECRET_ACCESS_KEY", STATIC_CREDENTIALS_SECRET, "awsSecretAccessKey"),
+        ]
+    )
+
+
+def irsa_wiring(role_arn: pulumi.Input[str] | None) -> CredentialWiring:
+    # EKS' pod identity webhook sees the annotation and injects AWS_ROLE_ARN and
+    # AWS_WEB_IDENTITY_TOKEN_FILE into the pods of this service account.
+    return CredentialWiring(service_account_annotations={IRSA_ANNOTATION: role_arn})
+
+
+def pod_identity_wiring() -> CredentialWiring:
+    # The EKS Pod Identity agent injects AWS_CONTAINER_CREDENTIALS_FULL_URI for the service
+    # account's association; nothing to add to the pod.
+    return CredentialWiring()

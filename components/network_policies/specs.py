@@ -1,0 +1,81 @@
+"""Ingress rules for the namespace: deny by default, then exactly the data path's flows.
+
+Flows (all inside the namespace):
+- Vector collector -> kube-state-metrics :8080, event exporter :2112, Prometheus server :9090
+  (/federate);
+- Prometheus server -> dcgm-exporter :9400 (gpuMode install).
+Not listed, on purpose:
+- the kubelet's probes come from the pod's own node, which NetworkPolicy cannot block
+  (Kubernetes documentation, "What you can't do with network policies");
+- node-exporter runs in the host network, where NetworkPolicy does not apply;
+- the credentials endpoint and Vector's API listen on loopback only.
+Egress stays open: Vector writes to S3 (and the refresher calls Cedana's API) at addresses that
+change and cannot be named by a NetworkPolicy, and Prometheus reads every node's kubelet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.common.labels import selector
+from components.common.names import (
+    DCGM_PORT,
+    DCGM_RELEASE,
+    EVENT_EXPORTER_NAME,
+    EVENT_EXPORTER_PORT,
+    KUBE_STATE_METRICS_PORT,
+    PROMETHEUS_PORT,
+    PROMETHEUS_RELEASE,
+    VECTOR_COLLECTOR_RELEASE,
+)
+
+COLLECTOR_PODS = {
+    "app.kubernetes.io/name": "vector",
+    "app.kubernetes.io/instance": VECTOR_COLLECTOR_RELEASE,
+}
+PROMETHEUS_SERVER_PODS = {
+    "app.kubernetes.io/name": "prometheus",
+    "app.kubernetes.io/instance": PROMETHEUS_RELEASE,
+    "app.kubernetes.io/component": "server",
+}
+KUBE_STATE_METRICS_PODS = {
+    "app.kubernetes.io/name": "kube-state-metrics",
+    "app.kubernetes.io/instance": PROMETHEUS_RELEASE,
+}
+DCGM_PODS = {"app.kubernetes.io/name": "dcgm-exporter", "app.kubernetes.io/instance": DCGM_RELEASE}
+
+
+def deny_all_ingress() -> dict[str, Any]:
+    return {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": []}
+
+
+def allow(target: dict[str, str], source: dict[str, str], port: int) -> dict[str, Any]:
+    return {
+        "podSelector": {"matchLabels": target},
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {
+                "from": [{"podSelector": {"matchLabels": source}}],
+                "ports": [{"protocol": "TCP", "port": port}],
+            }
+        ],
+    }
+
+
+def network_policies(install_dcgm: bool) -> dict[str, dict[str, Any]]:
+    """Policy name -> spec."""
+    policies = {
+        "default-deny-ingress": deny_all_ingress(),
+        "collector-to-kube-state-metrics": allow(
+            KUBE_STATE_METRICS_PODS, COLLECTOR_PODS, KUBE_STATE_METRICS_PORT
+        ),
+        "collector-to-event-exporter": allow(
+            selector(EVENT_EXPORTER_NAME), COLLECTOR_PODS, EVENT_EXPORTER_PORT
+        ),
+        "collector-to-prometheus": allow(PROMETHEUS_SERVER_PODS, COLLECTOR_PODS, PROMETHEUS_PORT),
+    }
+    if install_dcgm:
+        policies["prometheus-to-dcgm-exporter"] = allow(
+            DCGM_PODS, PROMETHEUS_SERVER_PODS, DCGM_PORT
+        )
+    return policies

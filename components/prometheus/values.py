@@ -1,0 +1,260 @@
+"""Helm values for prometheus-community/prometheus, as this stack uses it.
+
+Prometheus here is a short-lived source for federation, not long-term storage: the Vector
+collector reads cAdvisor (and, with GPUs, DCGM) series from `/federate` once a minute, so the
+server keeps a few hours in an emptyDir and scrapes only what the collector reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from components.catalog import (
+    CADVISOR_JOB,
+    CADVISOR_PREFIXES,
+    DCGM_JOB,
+    DCGM_PREFIXES,
+    INTERVALS,
+    KUBE_STATE_METRICS,
+    name_regex,
+)
+from components.common.images import ImagePolicy, mirrored
+from components.common.names import DCGM_PORT, Endpoints
+from components.common.security import container_security_context, pod_security_context
+from components.config import GpuMode, Resources, Settings
+from components.config.rules import memory_bytes
+
+# Node agents run on every node, tainted GPU nodes included.
+NODE_AGENT_TOLERATIONS = [{"operator": "Exists", "effect": "NoSchedule"}]
+
+
+@dataclass(frozen=True)
+class DcgmTarget:
+    """Where Prometheus finds the GPU exporters: every endpoint of one Service, or one URL."""
+
+    service: str | None
+    namespace: str | None
+    port: int
+    path: str
+    url: str
+
+
+def dcgm_target(url: str) -> DcgmTarget:
+    """Reads `http://<service>.<namespace>.svc[.<domain>]:<port>/<path>`; other URLs are static."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    labels = host.split(".")
+    if len(labels) >= 3 and labels[2] == "svc":
+        return DcgmTarget(labels[0], labels[1], port, parts.path or "/metrics", url)
+    return DcgmTarget(None, None, port, parts.path or "/metrics", url)
+
+
+def dcgm_target_for(settings: Settings) -> DcgmTarget | None:
+    """Which GPU exporter Prometheus scrapes, per gpuMode."""
+    if settings.gpu_mode is GpuMode.OFF:
+        return None
+    if settings.gpu_mode is GpuMode.EXTERNAL:
+        return dcgm_target(settings.dcgm_endpoint)
+    service = Endpoints(settings.namespace, settings.cluster_domain).dcgm_service
+    return DcgmTarget(service, settings.namespace, DCGM_PORT, "/metrics", "")
+
+
+def dcgm_scrape_config(target: DcgmTarget) -> dict[str, Any]:
+    """One scrape per exporter pod (one per GPU node), never a load-balanced sample."""
+    keep = name_regex(DCGM_PREFIXES)
+    job: dict[str, Any] = {
+        "job_name": DCGM_JOB,
+        "scrape_interval": f"{INTERVALS['dcgm-exporter']}s",
+        "metrics_path": target.path,
+        "metric_relabel_configs": [
+            {"source_labels": ["__name__"], "regex": keep, "action": "keep"},
+        ],
+    }
+    if target.service is None:
+        parts = urlsplit(target.url)
+        job["scheme"] = parts.scheme
+        job["static_configs"] = [{"targets": [f"{parts.hostname}:{target.port}"]}]
+        return job
+    job["kubernetes_sd_configs"] = [
+        {"role": "endpointslice", "namespaces": {"names": [target.namespace]}}
+    ]
+    job["relabel_configs"] = [
+        {
+            "source_labels": ["__meta_kubernetes_service_name"],
+            "regex": target.service,
+            "action": "keep",
+        },
+        {
+            "source_labels": ["__meta_kubernetes_endpointslice_port"],
+            "regex": str(target.port),
+            "action": "keep",
+        },
+        # The node a GPU belongs to, straight from Kubernetes.
+        {
+            "source_labels": ["__meta_kubernetes_endpointslice_endpoint_node_name"],
+            "target_label": "node",
+        },
+    ]
+    return job
+
+
+# The chart's default jobs (chart 28+ keeps them in the `scrapeConfigs` map). Only the cAdvisor
+# job feeds the collector; the others (API servers, every annotated pod and service…) would
+# cost memory and CPU for series nobody reads, so they are switched off.
+CHART_DEFAULT_JOBS = (
+    "prometheus",
+    "kubernetes-api-servers",
+    "kubernetes-nodes",
+    "kubernetes-nodes-cadvisor",
+    "kubernetes-service-endpoints",
+    "kubernetes-service-endpoints-slow",
+    "prometheus-pushgateway",
+    "kubernetes-services",
+    "kubernetes-pods",
+    "kubernetes-pods-slow",
+)
+
+
+def scrape_configs(dcgm: DcgmTarget | None) -> dict[str, Any]:
+    """The chart's `scrapeConfigs` map: cAdvisor (trimmed to what is shipped) and DCGM."""
+    jobs: dict[str, Any] = {job: {"enabled": False} for job in CHART_DEFAULT_JOBS}
+    jobs[CADVISOR_JOB] = {
+        "enabled": True,
+        # Merged into the chart's own job definition: keep only the series the collector
+        # ships, so the TSDB stays small.
+        "metric_relabel_configs": [
+            {
+                "source_labels": ["__name__"],
+                "regex": name_regex(CADVISOR_PREFIXES),
+                "action": "keep",
+            }
+        ],
+    }
+    if dcgm is not None:
+        job = dcgm_scrape_config(dcgm)
+        del job["job_name"]
+        jobs[DCGM_JOB] = {"enabled": True, **job}
+    return jobs
+
+
+# The config reloader beside the server: tiny and constant, so not a setting.
+RELOADER_RESOURCES = Resources(
+    requests={"cpu": "10m", "memory": "16Mi"}, limits={"cpu": "50m", "memory": "32Mi"}
+)
+# Only what the collector ships: fewer objects watched, fewer series, a smaller ClusterRole.
+KSM_COLLECTORS = ["pods", "jobs"]
+SERVER_SERVICE_ACCOUNT = "prometheus-server"
+
+# Upstream image repositories of the pinned chart (tags follow the chart version).
+SERVER_IMAGE = "quay.io/prometheus/prometheus"
+RELOADER_IMAGE = "quay.io/prometheus-operator/prometheus-config-reloader"
+KSM_REGISTRY, KSM_REPOSITORY = "registry.k8s.io", "kube-state-metrics/kube-state-metrics"
+NODE_EXPORTER_REGISTRY, NODE_EXPORTER_REPOSITORY = "quay.io", "prometheus/node-exporter"
+
+
+@dataclass(frozen=True)
+class PrometheusValuesArgs:
+    retention: str
+    storage_size: str
+    server_resources: Resources
+    kube_state_metrics_resources: Resources
+    node_exporter_resources: Resources
+    dcgm: DcgmTarget | None
+    # The server's ClusterRole, created by this program with only the reads it needs.
+    server_cluster_role: str
+    images: ImagePolicy
+
+
+def server_cluster_role_rules(discover_dcgm: bool) -> list[dict[str, Any]]:
+    """What the server reads: nodes and their kubelet metrics (cAdvisor), and, for DCGM, the
+    EndpointSlices, Services and Pods of the exporter's Service. The chart's own role also
+    reads ingresses and configmaps everywhere, which this stack never scrapes."""
+    rules: list[dict[str, Any]] = [
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["list", "watch"]},
+        {"apiGroups": [""], "resources": ["nodes/metrics"], "verbs": ["get"]},
+    ]
+    if discover_dcgm:
+        rules += [
+            {"apiGroups": [""], "resources": ["services", "pods"], "verbs": ["list", "watch"]},
+            {
+                "apiGroups": ["discovery.k8s.io"],
+                "resources": ["endpointslices"],
+                "verbs": ["list", "watch"],
+            },
+        ]
+    return rules
+
+
+def retention_size(storage_size: str) -> str:
+    """80% of the volume, so Prometheus trims its TSDB before the emptyDir limit evicts it."""
+    return f"{memory_bytes(storage_size) * 8 // 10 // 2**20}MB"
+
+
+def _image(repository: str, images: ImagePolicy, digest_key: str = "digest") -> dict[str, str]:
+    values = {"repository": mirrored(repository, images.registry)}
+    if images.digest(repository):
+        values[digest_key] = images.digest(repository)
+    return values
+
+
+def _registry_image(
+    registry: str, repository: str, images: ImagePolicy, digest_key: str
+) -> dict[str, str]:
+    values = {"registry": images.registry or registry, "repository": repository}
+    digest = images.digest(f"{registry}/{repository}")
+    if digest:
+        values[digest_key] = digest
+    return values
+
+
+def prometheus_values(a: PrometheusValuesArgs) -> dict[str, Any]:
+    pull_secrets = a.images.pull_secret_refs()
+    return {
+        "alertmanager": {"enabled": False},
+        "prometheus-pushgateway": {"enabled": False},
+        "imagePullSecrets": pull_secrets,
+        "serviceAccounts": {"server": {"create": True, "name": SERVER_SERVICE_ACCOUNT}},
+        "server": {
+            "image": _image(SERVER_IMAGE, a.images),
+            "retention": a.retention,
+            "retentionSize": retention_size(a.storage_size),
+            "persistentVolume": {"enabled": False},
+            "emptyDir": {"sizeLimit": a.storage_size},
+            "resources": a.server_resources.to_kubernetes(),
+            "useExistingClusterRoleName": a.server_cluster_role,
+            "securityContext": pod_security_context(),
+            "containerSecurityContext": container_security_context(),
+        },
+        "configmapReload": {
+            "prometheus": {
+                "image": _image(RELOADER_IMAGE, a.images),
+                "resources": RELOADER_RESOURCES.to_kubernetes(),
+                "containerSecurityContext": container_security_context(),
+            }
+        },
+        "scrapeConfigs": scrape_configs(a.dcgm),
+        "kube-state-metrics": {
+            "image": _registry_image(KSM_REGISTRY, KSM_REPOSITORY, a.images, "sha"),
+            "imagePullSecrets": pull_secrets,
+            "resources": a.kube_state_metrics_resources.to_kubernetes(),
+            "collectors": KSM_COLLECTORS,
+            "metricAllowlist": list(KUBE_STATE_METRICS),
+            "securityContext": {"enabled": True, **pod_security_context()},
+            "containerSecurityContext": container_security_context(),
+        },
+        "prometheus-node-exporter": {
+            "image": _registry_image(
+                NODE_EXPORTER_REGISTRY, NODE_EXPORTER_REPOSITORY, a.images, "digest"
+            ),
+            "imagePullSecrets": pull_secrets,
+            "resources": a.node_exporter_resources.to_kubernetes(),
+            "tolerations": NODE_AGENT_TOLERATIONS,
+            # Exception: node-exporter keeps the chart's host network, host PID namespace and
+            # read-only host root mount: it reports the node itself, not its own container.
+            # It still runs as nobody without any capability.
+            "containerSecurityContext": container_security_context(),
+        },
+    }

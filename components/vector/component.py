@@ -1,0 +1,53 @@
+"""Vector from the vector/vector chart: a per-node agent and one cluster-level collector."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.common.cluster import Cluster
+from components.common.names import VECTOR_AGENT_RELEASE, VECTOR_COLLECTOR_RELEASE
+from components.config import Settings
+from components.credentials.wiring import CredentialWiring
+from components.vector.values import release_values
+
+VECTOR_REPO = "https://helm.vector.dev"
+
+
+@dataclass(frozen=True)
+class VectorArgs:
+    settings: Settings
+    cluster: Cluster
+    bucket: pulumi.Input[str]
+    wiring: CredentialWiring
+
+    @staticmethod
+    def from_settings(
+        settings: Settings, cluster: Cluster, bucket: pulumi.Input[str], wiring: CredentialWiring
+    ) -> VectorArgs:
+        return VectorArgs(settings, cluster, bucket, wiring)
+
+
+class Vector(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: VectorArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("cedana:monitoring:Vector", name, {}, opts)
+        agent, collector = release_values(args.settings, args.cluster, args.bucket, args.wiring)
+        for role, release, values in (
+            ("agent", VECTOR_AGENT_RELEASE, agent),
+            ("collector", VECTOR_COLLECTOR_RELEASE, collector),
+        ):
+            k8s.helm.v4.Chart(
+                f"{name}-{role}",
+                chart="vector",
+                version=args.settings.vector_chart_version,
+                repository_opts={"repo": VECTOR_REPO},
+                name=release,
+                namespace=args.cluster.namespace_output,
+                values=values,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        self.register_outputs({})
