@@ -46,11 +46,11 @@ class Budget:
 
 
 def budget(settings: Settings) -> Budget:
+    # The refresher runs beside the collector only, once per cluster: no node pays for it.
     sidecar = settings.credentials_mode.runs_refresher
-    refresher = [Line("cred-refresher (sidecar)", settings.cred_refresher_resources)]
+    refresher = [Line("cred-refresher (collector's sidecar)", settings.cred_refresher_resources)]
     every_node = [
         Line("vector agent", settings.vector_agent_resources),
-        *(refresher if sidecar else []),
         Line("node-exporter", settings.node_exporter_resources),
     ]
     installs_dcgm = settings.gpu_mode is GpuMode.INSTALL

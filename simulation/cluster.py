@@ -1,14 +1,18 @@
 """A model of one collection interval on a cluster, to count how often each series is shipped.
 
 Given the Vector configurations and pod placements the program generates, and a list of nodes,
-`ship_one_interval` returns every (data set, node described, node named in `host`) shipment.
-The model knows what each endpoint serves:
-- `host_metrics` and `${VECTOR_HOST_IP}:9100` read the node the pod runs on;
+`ship_one_interval` returns every (data set, node described, node named in `host`) shipment
+that reaches S3. The model knows what each endpoint serves and where events travel:
+- `host_metrics` reads the node the pod runs on; so does a node-local Service (traffic policy
+  Local, as the program gives node-exporter's);
 - kube-state-metrics and the event exporter are single cluster-wide pods;
-- Prometheus' `/federate` returns every node's cAdvisor series once (its node discovery scrapes
-  each kubelet once) and every DCGM exporter pod's series once (endpoint discovery);
+- Prometheus scrapes each kubelet's cAdvisor once (node discovery) and each DCGM exporter pod
+  once (endpoint discovery), and remote-writes those samples once to whoever listens with a
+  `prometheus_remote_write` source;
+- a `vector` sink delivers to the workload whose `vector` source listens, which ships it on;
 - a plain Service in front of a per-node exporter answers from one pod chosen at random, which is
-  what the original install's DCGM scrape did.
+  what the original install's DCGM scrape did; Prometheus' `/federate` returns every node's
+  series once (the original install's cAdvisor).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ class Shipment:
     data_set: str  # host, node-exporter, kube-state-metrics, event-exporter, cadvisor, dcgm
     describes: str  # the node the series are about, or <cluster>
     host_tag: str | None  # the node the shipped series name in `host`
-    by: str  # the pod that shipped them
+    by: str  # the pod that collected them (and, through a forwarder, who wrote them)
 
 
 def pods(workload: Workload, nodes: list[Node]) -> list[tuple[str, Node]]:
@@ -51,18 +55,6 @@ def pods(workload: Workload, nodes: list[Node]) -> list[tuple[str, Node]]:
     return [(f"{workload.name}-{i}", eligible[i % len(eligible)]) for i in range(workload.replicas)]
 
 
-def _federated(source: dict[str, Any]) -> str | None:
-    matchers = " ".join((source.get("query") or {}).get("match[]", []))
-    endpoint = source["endpoints"][0]
-    if "/federate" not in endpoint:
-        return None
-    if "DCGM_FI_" in matchers or "DCGM_FI_" in endpoint:
-        return "dcgm"
-    if "container_" in matchers or "container_" in endpoint:
-        return "cadvisor"
-    raise AssertionError(f"unknown federation query {source}")
-
-
 def _served_by(
     source: dict[str, Any],
     pod_node: Node,
@@ -70,16 +62,19 @@ def _served_by(
     gpu_nodes: list[Node],
     rng: random.Random,
 ) -> list[tuple[str, str]]:
-    """(data set, node described) for one scrape of one source from a pod on pod_node."""
+    """(data set, node described) for one interval of one source from a pod on pod_node."""
     if source["type"] == "host_metrics":
         return [("host", pod_node.name)]
+    if source["type"] == "prometheus_remote_write":
+        # What Prometheus pushes: every kubelet's cAdvisor, every GPU exporter pod's DCGM.
+        return [("cadvisor", n.name) for n in nodes] + [("dcgm", n.name) for n in gpu_nodes]
+    if source["type"] == "vector":
+        return []  # receives what forwarders send; counted at the forwarder
     endpoint = source["endpoints"][0]
-    federated = _federated(source)
-    if federated == "cadvisor":
+    if "/federate" in endpoint:
         return [("cadvisor", n.name) for n in nodes]
-    if federated == "dcgm":
-        return [("dcgm", n.name) for n in gpu_nodes]
-    if "${VECTOR_HOST_IP}:9100" in endpoint:
+    if "node-exporter" in endpoint:
+        # The program's node-exporter Service is node-local; the original's was not wired.
         return [("node-exporter", pod_node.name)]
     if "kube-state-metrics" in endpoint:
         return [("kube-state-metrics", CLUSTER)]
@@ -88,22 +83,21 @@ def _served_by(
     if "dcgm" in endpoint:
         # A ClusterIP Service in front of one exporter per GPU node: one pod answers.
         return [("dcgm", rng.choice(gpu_nodes).name)] if gpu_nodes else []
-    if "node-exporter" in endpoint:
-        return [("node-exporter", rng.choice(nodes).name)]
     raise AssertionError(f"the model does not know {endpoint}")
+
+
+def _remaps(config: dict[str, Any]) -> str:
+    return " ".join(
+        t.get("source", "") for t in config.get("transforms", {}).values() if t["type"] == "remap"
+    )
 
 
 def _host_tag(data_set: str, describes: str, pod_node: Node, config: dict[str, Any]) -> str | None:
     """Which node the shipped series name in `host`, read off the config's remap programs."""
-    remaps = " ".join(
-        t.get("source", "") for t in config.get("transforms", {}).values() if t["type"] == "remap"
-    )
+    remaps = _remaps(config)
     if data_set in ("host", "node-exporter"):
-        return (
-            pod_node.name
-            if "VECTOR_SELF_NODE_NAME" in remaps or "SPEC_NODE_NAME" in remaps
-            else None
-        )
+        names_node = "VECTOR_SELF_NODE_NAME" in remaps or "SPEC_NODE_NAME" in remaps
+        return pod_node.name if names_node else None
     if data_set == "cadvisor":
         return describes if ".tags.host = .tags.instance" in remaps else pod_node.name
     if data_set == "dcgm":
@@ -113,37 +107,64 @@ def _host_tag(data_set: str, describes: str, pod_node: Node, config: dict[str, A
     return None
 
 
-def ship_one_interval(
-    workloads: list[Workload], nodes: list[Node], gpu_nodes: list[Node], seed: int = 0
-) -> list[Shipment]:
-    rng = random.Random(seed)  # noqa: S311 - a reproducible model, not cryptography
-    shipments = []
-    for workload in workloads:
-        connected = _sources_reaching_a_sink(workload.config)
-        for pod, node in pods(workload, nodes):
-            for name, source in workload.config["sources"].items():
-                if name not in connected:
-                    continue  # scraped but never shipped
-                for data_set, describes in _served_by(source, node, nodes, gpu_nodes, rng):
-                    host = _host_tag(data_set, describes, node, workload.config)
-                    shipments.append(Shipment(data_set, describes, host, pod))
-    return shipments
-
-
-def _sources_reaching_a_sink(config: dict[str, Any]) -> set[str]:
-    """Sources with a path to a sink through the transforms."""
+def _reaching(config: dict[str, Any], sink_types: set[str]) -> set[str]:
+    """Sources (and the DCGM/cAdvisor branches of a remote-write source) that reach a sink of
+    one of these types through the transforms."""
     consumers: dict[str, list[str]] = {}
     for name, component in {**config.get("transforms", {}), **config["sinks"]}.items():
         for upstream in component["inputs"]:
             consumers.setdefault(upstream, []).append(name)
-    sinks = set(config["sinks"])
+    sinks = {n for n, s in config["sinks"].items() if s.get("type", "aws_s3") in sink_types}
 
     def reaches(name: str, seen: frozenset[str] = frozenset()) -> bool:
         if name in sinks:
             return True
         return any(reaches(c, seen | {name}) for c in consumers.get(name, []) if c not in seen)
 
-    return {s for s in config["sources"] if reaches(s)}
+    reached = {s for s in config["sources"] if reaches(s)}
+    # A remote-write source ships only the branches whose filter reaches the sink.
+    for branch in ("cadvisor_filter", "dcgm_filter"):
+        if branch in config.get("transforms", {}) and reaches(branch):
+            reached.add(branch)
+    return reached
+
+
+def _writes_to_s3(config: dict[str, Any]) -> bool:
+    return any(s.get("type", "aws_s3") == "aws_s3" for s in config["sinks"].values())
+
+
+def ship_one_interval(
+    workloads: list[Workload], nodes: list[Node], gpu_nodes: list[Node], seed: int = 0
+) -> list[Shipment]:
+    rng = random.Random(seed)  # noqa: S311 - a reproducible model, not cryptography
+    # A forwarder's events are written by the workload that listens with a `vector` source.
+    relays = [
+        w for w in workloads if any(s["type"] == "vector" for s in w.config["sources"].values())
+    ]
+    relay_ships = {
+        w.name: any(
+            src["type"] == "vector" and name in _reaching(w.config, {"aws_s3"})
+            for name, src in w.config["sources"].items()
+        )
+        for w in relays
+    }
+    shipments = []
+    for workload in workloads:
+        direct = _reaching(workload.config, {"aws_s3"}) if _writes_to_s3(workload.config) else set()
+        forwarded = _reaching(workload.config, {"vector"})
+        relayed = any(relay_ships.values()) and forwarded
+        for pod, node in pods(workload, nodes):
+            for name, source in workload.config["sources"].items():
+                if name not in direct and not (relayed and name in forwarded):
+                    continue  # scraped but never shipped
+                for data_set, describes in _served_by(source, node, nodes, gpu_nodes, rng):
+                    if source["type"] == "prometheus_remote_write" and (
+                        f"{data_set}_filter" not in direct
+                    ):
+                        continue
+                    host = _host_tag(data_set, describes, node, workload.config)
+                    shipments.append(Shipment(data_set, describes, host, pod))
+    return shipments
 
 
 def copies(shipments: list[Shipment]) -> Counter[tuple[str, str]]:

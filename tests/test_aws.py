@@ -71,19 +71,29 @@ def test_each_mode_registers_exactly_its_aws_resources(
         assert run.one("pulumi:providers:aws").plain["region"] == "us-east-1"
 
 
+def collector_values(run: ProgramRun) -> dict[str, Any]:
+    return run.charts()["vector-collector"].plain["values"]
+
+
 @pytest.mark.parametrize("mode", sorted(MODE_CONFIG))
-def test_only_cedana_mode_runs_the_refresher_sidecar(
+def test_only_the_collector_holds_credentials_and_only_cedana_mode_runs_the_sidecar(
     program: Callable[..., ProgramRun], mode: str
 ) -> None:
     run = run_mode(program, mode)
-    for values in (agent_values(run), run.charts()["vector-collector"].plain["values"]):
-        sidecars = [c["name"] for c in values["extraContainers"]]
-        assert sidecars == (["cred-refresher"] if mode == "cedana" else [])
-        names = env_names(values)
-        # Exactly one credential source, and nothing earlier in the SDK's chain.
-        assert "AWS_SHARED_CREDENTIALS_FILE" not in names
-        assert ("AWS_ACCESS_KEY_ID" in names) == (mode == "static")
-        assert ("AWS_CONTAINER_CREDENTIALS_FULL_URI" in names) == (mode == "cedana")
+    collector = collector_values(run)
+    sidecars = [c["name"] for c in collector["extraContainers"]]
+    assert sidecars == (["cred-refresher"] if mode == "cedana" else [])
+    names = env_names(collector)
+    # Exactly one credential source, and nothing earlier in the SDK's chain.
+    assert "AWS_SHARED_CREDENTIALS_FILE" not in names
+    assert ("AWS_ACCESS_KEY_ID" in names) == (mode == "static")
+    assert ("AWS_CONTAINER_CREDENTIALS_FULL_URI" in names) == (mode == "cedana")
+    # The agents (one per node) forward to the collector and hold nothing.
+    agent = agent_values(run)
+    assert agent["extraContainers"] == []
+    assert agent["env"] == []
+    assert agent["extraVolumes"] == [] and agent["extraVolumeMounts"] == []
+    assert agent["serviceAccount"]["annotations"] == {}
 
 
 def test_static_mode_keeps_the_keys_in_the_original_secret(
@@ -97,7 +107,7 @@ def test_static_mode_keeps_the_keys_in_the_original_secret(
         "awsSecretAccessKey": SECRET_KEY,
     }
     assert all(secret_leaf for _, _, secret_leaf in walk(secret.inputs["stringData"]))
-    env = {e["name"]: e for e in agent_values(run)["env"]}
+    env = {e["name"]: e for e in collector_values(run)["env"]}
     assert env["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"] == {
         "name": "vector-aws-credentials",
         "key": "awsAccessKeyId",
@@ -124,7 +134,7 @@ def assert_least_privilege(permissions: dict[str, Any], bucket: str) -> None:
             assert statement["Resource"] == [f"arn:aws:s3:::{bucket}/vector/data/*"]
 
 
-def test_irsa_trusts_exactly_the_vector_service_accounts(
+def test_irsa_trusts_exactly_the_collectors_service_account(
     program: Callable[..., ProgramRun],
 ) -> None:
     run = run_mode(program, "irsa", namespace="metrics")
@@ -135,21 +145,18 @@ def test_irsa_trusts_exactly_the_vector_service_accounts(
     assert statement["Condition"] == {
         "StringEquals": {
             f"{ISSUER}:aud": "sts.amazonaws.com",
-            f"{ISSUER}:sub": [
-                "system:serviceaccount:metrics:vector",
-                "system:serviceaccount:metrics:vector-collector",
-            ],
+            f"{ISSUER}:sub": ["system:serviceaccount:metrics:vector-collector"],
         }
     }
     assert_least_privilege(permissions, "cedana-metrics-example")
     role_arn = run.outputs["roleArn"]
-    for chart in ("vector", "vector-collector"):
-        account = run.charts()[chart].plain["values"]["serviceAccount"]
-        assert account["name"] == chart
-        assert account["annotations"] == {"eks.amazonaws.com/role-arn": role_arn}
+    account = collector_values(run)["serviceAccount"]
+    assert account["name"] == "vector-collector"
+    assert account["annotations"] == {"eks.amazonaws.com/role-arn": role_arn}
+    assert agent_values(run)["serviceAccount"]["annotations"] == {}
 
 
-def test_pod_identity_associates_each_vector_service_account(
+def test_pod_identity_associates_only_the_collectors_service_account(
     program: Callable[..., ProgramRun],
 ) -> None:
     run = run_mode(program, "pod-identity")
@@ -165,7 +172,7 @@ def test_pod_identity_associates_each_vector_service_account(
     associations = [
         r.plain for r in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
     ]
-    assert sorted(a["serviceAccount"] for a in associations) == ["vector", "vector-collector"]
+    assert [a["serviceAccount"] for a in associations] == ["vector-collector"]
     for association in associations:
         assert association["clusterName"] == "prod-eks"
         assert association["namespace"] == "cedana-monitoring"
@@ -202,7 +209,7 @@ def test_a_created_bucket_is_private_encrypted_tls_only_and_expiring(
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     # Vector writes to the created bucket, and the role may write only there.
     assert run.outputs["bucket"] == bucket
-    sink = agent_values(run)["customConfig"]["sinks"]["s3_sink"]
+    sink = collector_values(run)["customConfig"]["sinks"]["s3_sink"]
     assert sink["bucket"] == bucket
     _, permissions = role_policies(run)
     assert_least_privilege(permissions, bucket)

@@ -28,8 +28,20 @@ def prometheus_jobs(run: ProgramRun) -> dict[str, dict[str, Any]]:
     return {name: job for name, job in jobs.items() if job["enabled"]}
 
 
-def collector_sources(run: ProgramRun) -> dict[str, Any]:
-    return run.charts()["vector-collector"].plain["values"]["customConfig"]["sources"]
+CADVISOR_PUSHED = "kubernetes-nodes-cadvisor;(container_cpu_usage_seconds_total|container_memory_working_set_bytes)"
+DCGM_PUSHED = "dcgm;(DCGM_FI_DEV_.*|DCGM_FI_PROF_.*)"
+
+
+def pushed_to_the_collector(run: ProgramRun) -> str:
+    """The regex of the series Prometheus remote-writes to the collector."""
+    (remote_write,) = run.charts()["prometheus"].plain["values"]["server"]["remoteWrite"]
+    (keep,) = remote_write["write_relabel_configs"]
+    assert keep["action"] == "keep" and keep["source_labels"] == ["job", "__name__"]
+    return str(keep["regex"])
+
+
+def collector_transforms(run: ProgramRun) -> dict[str, Any]:
+    return run.charts()["vector-collector"].plain["values"]["customConfig"]["transforms"]
 
 
 @pytest.mark.parametrize("kind", sorted(GPU_NODES))
@@ -113,7 +125,8 @@ def test_install_mode_collects_each_exporter_pod_once_through_prometheus(
     ]
     keep_service = job["relabel_configs"][0]
     assert keep_service["regex"] == "dcgm-exporters"
-    assert "dcgm-exporter" in collector_sources(default_run)
+    assert pushed_to_the_collector(default_run) == f"{CADVISOR_PUSHED}|{DCGM_PUSHED}"
+    assert collector_transforms(default_run)["dcgm_filter"]["inputs"] == ["prometheus"]
 
 
 def test_external_mode_collects_the_given_endpoint_without_a_chart(
@@ -127,7 +140,7 @@ def test_external_mode_collects_the_given_endpoint_without_a_chart(
     assert job["relabel_configs"][0]["regex"] == "nvidia-dcgm-exporter"
     assert job["relabel_configs"][1]["regex"] == "9400"
     assert job["metrics_path"] == "/metrics"
-    assert "dcgm-exporter" in collector_sources(run)
+    assert pushed_to_the_collector(run) == f"{CADVISOR_PUSHED}|{DCGM_PUSHED}"
 
 
 def test_external_mode_scrapes_a_non_service_endpoint_as_one_target(
@@ -142,9 +155,8 @@ def test_off_mode_collects_no_gpu_metrics_at_all(program: Callable[..., ProgramR
     run = program(gpuMode="off")
     assert "dcgm-exporters" not in run.charts()
     assert "dcgm" not in prometheus_jobs(run)
-    assert "dcgm-exporter" not in collector_sources(run)
-    transforms = run.charts()["vector-collector"].plain["values"]["customConfig"]["transforms"]
-    assert not [name for name in transforms if "dcgm" in name]
+    assert pushed_to_the_collector(run) == CADVISOR_PUSHED
+    assert not [name for name in collector_transforms(run) if "dcgm" in name]
 
 
 @pytest.mark.parametrize(
@@ -168,7 +180,9 @@ def test_gpu_series_name_the_node_they_describe(default_run: ProgramRun) -> None
         "source_labels": ["__meta_kubernetes_endpointslice_endpoint_node_name"],
         "target_label": "node",
     }
-    transforms = default_run.charts()["vector-collector"].plain["values"]["customConfig"][
-        "transforms"
-    ]
-    assert "if exists(.tags.node) { .tags.host = .tags.node }" in transforms["dcgm_tag"]["source"]
+    assert collector_transforms(default_run)["dcgm_tag"]["source"] == (
+        "if exists(.tags.node) { .tags.host = .tags.node }"
+        " else if exists(.tags.Hostname) { .tags.host = .tags.Hostname }\n"
+        "del(.tags.node)\ndel(.tags.job)\ndel(.tags.instance)\n"
+        '.tags.collector = "dcgm"'
+    )

@@ -162,15 +162,25 @@ def test_ingress_is_denied_by_default_and_allowed_for_the_data_path(
         for rule in spec["ingress"]:
             for source in rule["from"]:
                 for port in rule["ports"]:
-                    target = spec["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+                    target = spec["podSelector"]["matchLabels"]
                     origin = source["podSelector"]["matchLabels"]["app.kubernetes.io/instance"]
-                    flows.add((origin, target, port["port"]))
+                    flows.add((origin, target["app.kubernetes.io/name"], port["port"]))
     assert flows == {
+        ("vector", "vector", 6000),  # agents -> collector
+        ("prometheus", "vector", 9201),  # remote write -> collector
         ("vector-collector", "kube-state-metrics", 8080),
         ("vector-collector", "kubernetes-event-exporter", 2112),
-        ("vector-collector", "prometheus", 9090),
         ("prometheus", "dcgm-exporter", 9400),
     }
+    # Both flows into Vector reach the collector only, never an agent.
+    for name in ("agents-to-collector", "prometheus-to-collector"):
+        assert policies[name]["podSelector"]["matchLabels"] == {
+            "app.kubernetes.io/name": "vector",
+            "app.kubernetes.io/instance": "vector-collector",
+        }
+    # Vector's API (the health probes) is open to no pod.
+    opened = {p["port"] for spec in policies.values() for r in spec["ingress"] for p in r["ports"]}
+    assert 8686 not in opened
 
 
 def test_network_policies_follow_the_settings(program: Callable[..., ProgramRun]) -> None:
@@ -362,7 +372,8 @@ def test_the_readme_shows_the_default_budget() -> None:
 def test_the_budget_counts_the_sidecar_and_dcgm_only_where_they_run() -> None:
     default = budget(settings_for(None))
     assert [line.workload for line in default.gpu_node] == ["dcgm-exporter"]
-    assert "cred-refresher (sidecar)" in [line.workload for line in default.cpu_node]
+    assert [line.workload for line in default.cpu_node] == ["vector agent", "node-exporter"]
+    assert "cred-refresher (collector's sidecar)" in [line.workload for line in default.cluster]
     assert default.cluster[0].resources == Resources(
         requests={"cpu": "200m", "memory": "512Mi"}, limits={"cpu": "1", "memory": "2Gi"}
     )

@@ -168,9 +168,13 @@ def test_the_namespace_allows_the_host_access_node_agents_need(default_run: Prog
 def test_stack_outputs_tell_the_user_where_things_are(default_run: ProgramRun) -> None:
     outputs = default_run.outputs
     assert outputs["namespace"] == "cedana-monitoring"
-    assert outputs["prometheusEndpoints"]["federate"] == (
-        "http://prometheus-server.cedana-monitoring.svc.cluster.local:80/federate"
-    )
+    assert outputs["prometheusEndpoints"] == {
+        "server": "http://prometheus-server.cedana-monitoring.svc.cluster.local:80",
+        "kubeStateMetrics": (
+            "http://prometheus-kube-state-metrics.cedana-monitoring.svc.cluster.local:8080/metrics"
+        ),
+        "remoteWrite": "http://vector-collector.cedana-monitoring.svc.cluster.local:9201/",
+    }
     assert outputs["chartVersions"]["prometheus"]
     assert outputs["verifyCommand"] == "kubectl get pods -n cedana-monitoring"
 

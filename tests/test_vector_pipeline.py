@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.vector.pipeline import helm_escape
+from components.vector.pipeline import ADD_TIMESTAMP, helm_escape
 from simulation.cluster import (
     CLUSTER,
     copies,
@@ -60,16 +60,18 @@ def test_the_config_graph_is_valid_in_every_mode(
     program: Callable[..., ProgramRun], credentials: str, gpu: str, node_exporter: bool
 ) -> None:
     run = program(**mode_overrides(credentials, gpu, node_exporter))
-    for values in vector_values(run):
-        config = values["customConfig"]
-        assert graph_problems(config) == []
-        assert set(config["sinks"]) == {"s3_sink"}
-        # Every path into the sink passes the transform that stamps `ts`.
-        assert config["sinks"]["s3_sink"]["inputs"] == ["add_timestamp"]
-        assert (
-            ".tags.ts = to_string(to_unix_timestamp(now()))"
-            in (config["transforms"]["add_timestamp"]["source"])
-        )
+    agent, collector = (values["customConfig"] for values in vector_values(run))
+    assert graph_problems(agent) == []
+    assert graph_problems(collector) == []
+    # The agent only forwards; the collector is the only writer, and stamps `ts` on every path.
+    assert {s["type"] for s in agent["sinks"].values()} == {"vector"}
+    assert set(collector["sinks"]) == {"s3_sink"}
+    assert collector["sinks"]["s3_sink"]["inputs"] == ["add_timestamp"]
+    assert collector["transforms"]["add_timestamp"]["source"] == ADD_TIMESTAMP
+    assert set(collector["transforms"]["add_timestamp"]["inputs"]) == (
+        {"agents", "kube_state_tag", "cadvisor_tag", "event_exporter_tag"}
+        | ({"dcgm_tag"} if gpu != "off" else set())
+    )
 
 
 def test_the_graph_check_catches_a_dangling_source() -> None:
@@ -125,11 +127,10 @@ def test_the_key_prefix_survives_helms_tpl_pass(
     run = program(**mode_overrides(credentials, gpu, True))
     for i, values in enumerate(vector_values(run)):
         rendered = helm_tpl(values, tmp_path / str(i))
-        sink = rendered["customConfig"]["sinks"]["s3_sink"]
-        assert sink["key_prefix"] == "vector/data/{{ tags.ts }}/"
-        # Everything else reaches Vector exactly as generated.
+        # Everything reaches Vector exactly as generated, the key prefix unescaped.
         expected = json.loads(json.dumps(values["customConfig"]))
-        expected["sinks"]["s3_sink"]["key_prefix"] = "vector/data/{{ tags.ts }}/"
+        if "s3_sink" in expected["sinks"]:
+            expected["sinks"]["s3_sink"]["key_prefix"] = "vector/data/{{ tags.ts }}/"
         assert rendered["customConfig"] == expected
         assert rendered["extraContainers"] == values["extraContainers"]
 
@@ -158,20 +159,47 @@ def test_a_custom_key_prefix_is_escaped_too(
 # --- The data shape --------------------------------------------------------------------------
 
 
-def test_the_sink_writes_what_cedana_ingests(default_run: ProgramRun) -> None:
-    for values in vector_values(default_run):
-        sink = values["customConfig"]["sinks"]["s3_sink"]
-        assert sink["type"] == "aws_s3"
-        assert sink["bucket"] == "cedana-metrics-example"
-        assert sink["region"] == "us-east-1"
-        assert sink["encoding"] == {"codec": "json"}
-        assert sink["compression"] == "none"
-        assert sink["batch"] == {"max_bytes": 10485760, "timeout_secs": 15}
-        assert sink["filename_time_format"] == "%s"
-        assert sink["filename_append_uuid"] is True
-        assert sink["buffer"]["type"] == "disk"
-        assert sink["buffer"]["when_full"] == "block"
-        assert "endpoint" not in sink
+def test_the_collector_alone_writes_what_cedana_ingests(default_run: ProgramRun) -> None:
+    agent, collector = vector_values(default_run)
+    assert collector["customConfig"]["sinks"]["s3_sink"] == {
+        "type": "aws_s3",
+        "inputs": ["add_timestamp"],
+        "bucket": "cedana-metrics-example",
+        "region": "us-east-1",
+        "compression": "none",
+        "encoding": {"codec": "json"},
+        "batch": {"max_bytes": 10485760, "timeout_secs": 15},
+        "key_prefix": '{{ "{{" }} tags.ts {{ "}}" }}'.join(["vector/data/", "/"]),
+        "filename_time_format": "%s",
+        "filename_append_uuid": True,
+        # A 403 (or 400/401: an expired token) keeps and retries the batch.
+        "retry_strategy": {"type": "custom", "status_codes": [400, 401, 403]},
+        "acknowledgements": {"enabled": True},
+        "buffer": {"type": "disk", "max_size": 4294967296, "when_full": "block"},
+    }
+    assert "s3_sink" not in agent["customConfig"]["sinks"]
+
+
+def test_agents_forward_to_the_collector_and_keep_events_until_it_has_them(
+    program: Callable[..., ProgramRun],
+) -> None:
+    run = program(namespace="observability", clusterDomain="corp.internal")
+    agent, collector = (values["customConfig"] for values in vector_values(run))
+    assert agent["sinks"] == {
+        "collector": {
+            "type": "vector",
+            "inputs": ["host_filter"],
+            "address": "vector-collector.observability.svc.corp.internal:6000",
+            "compression": True,
+            "acknowledgements": {"enabled": True},
+            "buffer": {"type": "disk", "max_size": 536870912, "when_full": "block"},
+        }
+    }
+    assert collector["sources"]["agents"] == {"type": "vector", "address": "[::]:6000"}
+    assert collector["sources"]["prometheus"] == {
+        "type": "prometheus_remote_write",
+        "address": "[::]:9201",
+    }
 
 
 def test_sink_settings_are_overridable(program: Callable[..., ProgramRun]) -> None:
@@ -181,6 +209,7 @@ def test_sink_settings_are_overridable(program: Callable[..., ProgramRun]) -> No
         vectorCompression="gzip",
         s3Endpoint="http://minio.storage.svc:9000",
         vectorCollectorBufferBytes=1073741824,
+        vectorAgentBufferBytes=268435488,
     )
     agent, collector = vector_values(run)
     sink = collector["customConfig"]["sinks"]["s3_sink"]
@@ -189,41 +218,76 @@ def test_sink_settings_are_overridable(program: Callable[..., ProgramRun]) -> No
     assert sink["endpoint"] == "http://minio.storage.svc:9000"
     assert sink["force_path_style"] is True
     assert sink["buffer"]["max_size"] == 1073741824
-    assert agent["customConfig"]["sinks"]["s3_sink"]["endpoint"] == sink["endpoint"]
+    assert agent["customConfig"]["sinks"]["collector"]["buffer"]["max_size"] == 268435488
 
 
 def test_the_original_filters_and_collector_tags_are_kept(default_run: ProgramRun) -> None:
     agent, collector = vector_values(default_run)
     transforms = collector["customConfig"]["transforms"]
-    condition = transforms["kube_state_filter"]["condition"]
-    for name in ("kube_pod_owner", "kube_pod_info", "kube_job_owner"):
-        assert f'.name == "{name}"' in condition
-    assert (
-        'starts_with(string!(.name), "container_cpu_")'
-        in transforms["cadvisor_filter"]["condition"]
+    assert transforms["kube_state_filter"]["condition"] == (
+        '.name == "kube_pod_owner" || .name == "kube_pod_info" || .name == "kube_job_owner"'
     )
-    assert (
-        'starts_with(string!(.name), "container_memory_")'
-        in transforms["cadvisor_filter"]["condition"]
+    assert transforms["cadvisor_filter"]["condition"] == (
+        '.tags.job == "kubernetes-nodes-cadvisor" && (.name == "container_cpu_usage_seconds_total"'
+        ' || .name == "container_memory_working_set_bytes")'
     )
-    assert 'starts_with(string!(.name), "DCGM_FI_DEV_")' in transforms["dcgm_filter"]["condition"]
-    assert 'starts_with(string!(.name), "DCGM_FI_PROF_")' in transforms["dcgm_filter"]["condition"]
-    tags = " ".join(t.get("source", "") for t in transforms.values())
-    for value in ("kube-state-metrics", "cadvisor", "event-exporter", "dcgm"):
-        assert f'.tags.collector = "{value}"' in tags
+    assert transforms["dcgm_filter"]["condition"] == (
+        '.tags.job == "dcgm" && (starts_with(string!(.name), "DCGM_FI_DEV_")'
+        ' || starts_with(string!(.name), "DCGM_FI_PROF_"))'
+    )
+    assert transforms["kube_state_tag"]["source"] == '.tags.collector = "kube-state-metrics"'
+    assert transforms["event_exporter_tag"]["source"] == '.tags.collector = "event-exporter"'
+    assert transforms["cadvisor_tag"]["source"].endswith('.tags.collector = "cadvisor"')
+    assert transforms["dcgm_tag"]["source"].endswith('.tags.collector = "dcgm"')
     host = agent["customConfig"]["transforms"]["host_filter"]["source"]
-    assert host == '.tags.host = get_env_var!("VECTOR_SELF_NODE_NAME")'
+    assert host == '.tags.host = "${VECTOR_SELF_NODE_NAME}"'
+
+
+def test_host_metrics_describe_the_node_only(program: Callable[..., ProgramRun]) -> None:
+    agent, _ = vector_values(program())
+    assert agent["customConfig"]["sources"]["host_metrics"] == {
+        "type": "host_metrics",
+        "scrape_interval_secs": 60,
+        "collectors": ["cpu", "disk", "host", "load", "memory"],
+    }
+    agent, _ = vector_values(program(vectorHostMetricsCollectors=["cpu", "cgroups"]))
+    assert agent["customConfig"]["sources"]["host_metrics"] == {
+        "type": "host_metrics",
+        "scrape_interval_secs": 60,
+        "collectors": ["cpu", "cgroups"],
+        "cgroups": {"levels": 3},
+    }
+
+
+def test_scrapes_allow_most_of_their_interval(default_run: ProgramRun) -> None:
+    _, collector = vector_values(default_run)
+    sources = collector["customConfig"]["sources"]
+    assert (
+        sources["kube-state-metrics"]["scrape_interval_secs"],
+        sources["kube-state-metrics"]["scrape_timeout_secs"],
+    ) == (15, 12)
+    assert (
+        sources["event-exporter"]["scrape_interval_secs"],
+        sources["event-exporter"]["scrape_timeout_secs"],
+    ) == (30, 24)
 
 
 def test_a_non_default_namespace_reaches_every_endpoint(program: Callable[..., ProgramRun]) -> None:
-    run = program(namespace="observability", clusterDomain="corp.internal")
-    _, collector = vector_values(run)
-    endpoints = [
-        e for s in collector["customConfig"]["sources"].values() for e in s.get("endpoints", [])
+    run = program(namespace="observability", clusterDomain="corp.internal", shipNodeExporter=True)
+    agent, collector = (values["customConfig"] for values in vector_values(run))
+    assert collector["sources"]["kube-state-metrics"]["endpoints"] == [
+        "http://prometheus-kube-state-metrics.observability.svc.corp.internal:8080/metrics"
     ]
-    assert endpoints
-    for endpoint in endpoints:
-        assert ".observability.svc.corp.internal:" in endpoint, endpoint
+    assert collector["sources"]["event-exporter"]["endpoints"] == [
+        "http://kubernetes-event-exporter.observability.svc.corp.internal:2112/metrics"
+    ]
+    assert agent["sources"]["node-exporter"]["endpoints"] == [
+        "http://prometheus-prometheus-node-exporter.observability.svc.corp.internal:9100/metrics"
+    ]
+    remote_write = run.charts()["prometheus"].plain["values"]["server"]["remoteWrite"]
+    assert remote_write[0]["url"] == (
+        "http://vector-collector.observability.svc.corp.internal:9201/"
+    )
     assert "cedana-monitoring" not in json.dumps(vector_values(run))
 
 
@@ -257,6 +321,9 @@ def test_each_series_is_shipped_exactly_once_at_any_cluster_size(
             assert s.by == f"vector-agent-{s.describes}"
         else:
             assert s.by.startswith("vector-collector"), s
+    # The agents write nothing themselves: they forward to the one collector.
+    agent, collector = workloads(default_run)
+    assert {s["type"] for s in agent.config["sinks"].values()} == {"vector"}
 
 
 def test_the_original_install_ships_cluster_series_once_per_node() -> None:
@@ -289,7 +356,11 @@ def test_the_agent_runs_on_every_node_and_the_collector_once(default_run: Progra
     assert len(pods(agent, nodes)) == 100
     assert len(pods(collector, nodes)) == 1
     _, collector_values = vector_values(default_run)
-    assert collector_values["updateStrategy"] == {"type": "Recreate"}
+    # A StatefulSet of one, replaced by deleting first: never two writers.
+    assert collector_values["role"] == "Aggregator"
+    assert collector_values["replicas"] == 1
+    assert collector_values["updateStrategy"] == {"type": "RollingUpdate"}
+    assert collector_values["podManagementPolicy"] == "OrderedReady"
 
 
 def test_agent_tolerations_are_a_setting(program: Callable[..., ProgramRun]) -> None:

@@ -17,7 +17,7 @@ from components.aws.policies import (
     tls_only_bucket_policy,
     writer_policy,
 )
-from components.common.names import PROJECT, VECTOR_AGENT_RELEASE, VECTOR_COLLECTOR_RELEASE
+from components.common.names import PROJECT, VECTOR_COLLECTOR_RELEASE
 from components.config import CredentialsMode, Settings
 
 
@@ -37,7 +37,8 @@ class AwsAccessArgs:
         return AwsAccessArgs(
             mode=settings.credentials_mode,
             namespace=settings.namespace,
-            service_accounts=[VECTOR_AGENT_RELEASE, VECTOR_COLLECTOR_RELEASE],
+            # Only the collector writes to S3; the agents hold no credentials.
+            service_accounts=[VECTOR_COLLECTOR_RELEASE],
             bucket=bucket,
             region=settings.aws_region,
             key_prefix=settings.vector_key_prefix,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.common.names import static_prefix
+
 VERSION = "2012-10-17"
 STS_AUDIENCE = "sts.amazonaws.com"
 POD_IDENTITY_SERVICE = "pods.eks.amazonaws.com"
@@ -20,11 +22,6 @@ def partition(region: str) -> str:
     if region.startswith("us-gov-"):
         return "aws-us-gov"
     return "aws"
-
-
-def static_prefix(key_prefix: str) -> str:
-    """The part of a key prefix before its first template field: what the policy can name."""
-    return key_prefix.split("{{", 1)[0]
 
 
 def bucket_arn(bucket: str, region: str) -> str:

@@ -21,14 +21,20 @@ CEDANA_CREDENTIALS_SECRET = "cedana-credentials"
 
 # Ports, each in one place.
 PROMETHEUS_SERVICE_PORT = 80
-PROMETHEUS_PORT = 9090  # the server container
 KUBE_STATE_METRICS_PORT = 8080
 NODE_EXPORTER_PORT = 9100
 DCGM_PORT = 9400
 EVENT_EXPORTER_PORT = 2112
 CREDENTIALS_PORT = 9099  # the refresher's container-credentials endpoint, on loopback
 REFRESHER_HEALTH_PORT = 8081
-VECTOR_API_PORT = 8686
+VECTOR_API_PORT = 8686  # Vector's API: GET /health for the kubelet's probes
+VECTOR_AGENTS_PORT = 6000  # the collector's `vector` source, which the agents send to
+VECTOR_REMOTE_WRITE_PORT = 9201  # the collector's `prometheus_remote_write` source
+
+
+def static_prefix(key_prefix: str) -> str:
+    """The part of a key prefix before its first template field: what the policy can name."""
+    return key_prefix.split("{{", 1)[0]
 
 
 def helm_fullname(release: str, chart: str) -> str:
@@ -64,6 +70,9 @@ class Endpoints:
     def dcgm_service(self) -> str:
         return helm_fullname(DCGM_RELEASE, "dcgm-exporter")
 
+    def host(self, service: str) -> str:
+        return f"{service}.{self.namespace}.svc.{self.cluster_domain}"
+
     def url(self, service: str, port: int, path: str = "") -> str:
         return service_url(service, self.namespace, port, path, self.cluster_domain)
 
@@ -78,3 +87,15 @@ class Endpoints:
     @property
     def event_exporter(self) -> str:
         return self.url(EVENT_EXPORTER_NAME, EVENT_EXPORTER_PORT, "/metrics")
+
+    @property
+    def node_exporter(self) -> str:
+        return self.url(self.node_exporter_service, NODE_EXPORTER_PORT, "/metrics")
+
+    @property
+    def collector_service(self) -> str:
+        return helm_fullname(VECTOR_COLLECTOR_RELEASE, "vector")
+
+    @property
+    def collector_remote_write(self) -> str:
+        return self.url(self.collector_service, VECTOR_REMOTE_WRITE_PORT, "/")

@@ -28,6 +28,7 @@ from components.config.parse import (
     whole,
 )
 from components.config.types import CredentialsMode, GpuMode, Resources
+from components.vector.pipeline import DEFAULT_HOST_COLLECTORS
 
 # The name suffix pulumi-random adds to a created bucket: "-" plus 8 characters.
 BUCKET_SUFFIX_LENGTH = 9
@@ -271,8 +272,35 @@ class Settings(BaseModel):
     )
     vector_collector_buffer_bytes: Annotated[int, whole(VECTOR_MIN_DISK_BUFFER)] = setting(
         4_294_967_296,
-        description="Disk buffer of the collector (bytes, in an emptyDir sized to match).",
+        description="""Disk buffer of the collector, the only S3 writer (bytes, on its persistent
+        volume, or in an emptyDir of that size without persistence).""",
         example="4294967296",
+    )
+    vector_collector_persistence: Annotated[bool, FLAG] = setting(
+        True,
+        description="""Keep the collector's buffer on a persistent volume (a StatefulSet volume
+        claim), so a drain or an eviction loses nothing; false keeps it in a size-limited
+        emptyDir.""",
+    )
+    vector_collector_storage_class: Annotated[str, text(rules.storage_class)] = setting(
+        "",
+        description="StorageClass of the collector's volume; empty means the cluster's default.",
+        example="gp3",
+    )
+    vector_collector_storage_size: Annotated[str, text(rules.memory_quantity)] = setting(
+        "5Gi",
+        description="""Size of the collector's volume; it must hold vectorCollectorBufferBytes
+        with 10% to spare.""",
+        example="5Gi",
+    )
+    vector_host_metrics_collectors: Annotated[
+        tuple[str, ...], structured("array", rules.host_collectors, tuple, items="string")
+    ] = setting(
+        list(DEFAULT_HOST_COLLECTORS),
+        description="""host_metrics collectors each agent runs: any of cpu, memory, load, disk,
+        host and cgroups (bounded to 3 levels: large). network, tcp, filesystem and process are
+        refused: from the agent's pod they would describe the pod, not the node.""",
+        example='["cpu","disk","host","load","memory"]',
     )
     ship_node_exporter: Annotated[bool, FLAG] = setting(
         False,
@@ -412,6 +440,19 @@ class Settings(BaseModel):
                 " (a random suffix is added)",
                 set_command("s3Bucket", "<shorter-bucket-name>"),
             )
+        return value
+
+    @field_validator("vector_collector_storage_size", mode="after")
+    @classmethod
+    def _volume_holds_the_buffer(cls, value: str, info: ValidationInfo) -> str:
+        buffer = info.data.get("vector_collector_buffer_bytes")
+        if buffer and info.data.get("vector_collector_persistence"):
+            needed = buffer * 11 // 10
+            if rules.memory_bytes(value) < needed:
+                fail(
+                    f"must hold the collector's buffer ({buffer} bytes) with 10% to spare:"
+                    f" at least {needed // 2**20}Mi (got {value!r})"
+                )
         return value
 
     @field_validator("aws_access_key_id", "aws_secret_access_key", mode="after")

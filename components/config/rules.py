@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
+from components.vector.pipeline import NODE_COLLECTORS, POD_COLLECTORS
 from cred_refresher.cred_refresher import parse_duration
 
 # Namespaces every cluster already has: this program creates its namespace and deletes it on
@@ -278,4 +279,26 @@ def digests(value: Any) -> str | None:
     for repo, digest in value.items():
         if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
             return f"the digest for {repo!r} must look like sha256:<64 hex characters>"
+    return None
+
+
+def host_collectors(value: Any) -> str | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return 'must be a list of host_metrics collectors, such as ["cpu", "memory"]'
+    for collector in value:
+        if collector in POD_COLLECTORS:
+            return (
+                f"{collector!r} would describe the agent's pod, not the node:"
+                f" it {POD_COLLECTORS[collector]}"
+            )
+        if collector not in NODE_COLLECTORS:
+            return f"{collector!r} is not one of {', '.join(NODE_COLLECTORS)}"
+    if len(set(value)) != len(value):
+        return "lists a collector twice"
+    return None
+
+
+def storage_class(value: str) -> str | None:
+    if value and (len(value) > 253 or not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", value)):
+        return "must be a StorageClass name (lowercase letters, digits, '-' and '.')"
     return None

@@ -1,7 +1,7 @@
 """The Kubernetes side of Vector's AWS credentials, per credentials mode.
 
 - cedana: the refresher script (ConfigMap) and the loopback endpoint's token (pulumi-random,
-  kept in a Secret) for the sidecar in every Vector pod;
+  kept in a Secret) for the sidecar beside the collector, the only pod with credentials;
 - static: the long-lived keys in the `vector-aws-credentials` Secret;
 - irsa / pod-identity: nothing in the cluster but a service-account annotation (the IAM side
   is AwsAccess).
@@ -21,6 +21,7 @@ import pulumi_random as random
 from components.common.cluster import Cluster
 from components.common.images import reference
 from components.common.labels import labels
+from components.common.names import static_prefix
 from components.config import CredentialsMode, Settings
 from components.credentials.wiring import (
     ENDPOINT_TOKEN_SECRET,
@@ -76,6 +77,7 @@ class VectorCredentialsArgs:
                 refresh_interval=settings.cred_refresh_interval,
                 bucket=bucket,
                 script_checksum=script_checksum(script),
+                key_prefix=static_prefix(settings.vector_key_prefix),
             ),
             script=script,
             aws_access_key_id=key_id,

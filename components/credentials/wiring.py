@@ -1,4 +1,4 @@
-"""How Vector's pods get AWS credentials, per credentials mode (pure: settings in, specs out).
+"""How the collector (the only S3 writer) gets AWS credentials, per credentials mode (pure).
 
 Vector's AWS SDK takes the first source of its default chain that yields credentials, so each
 mode sets exactly one source and nothing earlier in the chain (no stray AWS_ACCESS_KEY_ID, no
@@ -52,6 +52,9 @@ class RefresherSettings:
     refresh_interval: str
     bucket: pulumi.Input[str]
     script_checksum: str
+    # The static part of Vector's key prefix: the refresher warns when the Cedana API's
+    # session policy (its `prefix`) does not cover it.
+    key_prefix: str
 
 
 def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
@@ -79,6 +82,7 @@ def refresher_container(s: RefresherSettings) -> dict[str, Any]:
         {"name": "CREDENTIALS_AUTH_TOKEN_FILE", "value": TOKEN_FILE},
         {"name": "HEALTH_PORT", "value": str(REFRESHER_HEALTH_PORT)},
         {"name": "S3_BUCKET", "value": s.bucket},
+        {"name": "KEY_PREFIX", "value": s.key_prefix},
         {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
         {"name": "PYTHONUNBUFFERED", "value": "1"},
     ]

@@ -1,16 +1,19 @@
 """Ingress rules for the namespace: deny by default, then exactly the data path's flows.
 
 Flows (all inside the namespace):
-- Vector collector -> kube-state-metrics :8080, event exporter :2112, Prometheus server :9090
-  (/federate);
+- Vector agents -> Vector collector :6000 (Vector's native protocol);
+- Prometheus server -> Vector collector :9201 (remote write);
+- Vector collector -> kube-state-metrics :8080, event exporter :2112;
 - Prometheus server -> dcgm-exporter :9400 (gpuMode install).
 Not listed, on purpose:
-- the kubelet's probes come from the pod's own node, which NetworkPolicy cannot block
-  (Kubernetes documentation, "What you can't do with network policies");
+- Vector's API (:8686, the health probes) is open to nothing: the kubelet's probes come from
+  the pod's own node, which NetworkPolicy does not block (Kubernetes documentation, "What you
+  can't do with network policies"), and no pod may reach it;
 - node-exporter runs in the host network, where NetworkPolicy does not apply;
-- the credentials endpoint and Vector's API listen on loopback only.
-Egress stays open: Vector writes to S3 (and the refresher calls Cedana's API) at addresses that
-change and cannot be named by a NetworkPolicy, and Prometheus reads every node's kubelet.
+- the credentials endpoint listens on loopback only.
+Egress stays open: the collector writes to S3 (and the refresher calls Cedana's API) at
+addresses that change and cannot be named by a NetworkPolicy, and Prometheus reads every node's
+kubelet.
 """
 
 from __future__ import annotations
@@ -24,11 +27,17 @@ from components.common.names import (
     EVENT_EXPORTER_NAME,
     EVENT_EXPORTER_PORT,
     KUBE_STATE_METRICS_PORT,
-    PROMETHEUS_PORT,
     PROMETHEUS_RELEASE,
+    VECTOR_AGENT_RELEASE,
+    VECTOR_AGENTS_PORT,
     VECTOR_COLLECTOR_RELEASE,
+    VECTOR_REMOTE_WRITE_PORT,
 )
 
+AGENT_PODS = {
+    "app.kubernetes.io/name": "vector",
+    "app.kubernetes.io/instance": VECTOR_AGENT_RELEASE,
+}
 COLLECTOR_PODS = {
     "app.kubernetes.io/name": "vector",
     "app.kubernetes.io/instance": VECTOR_COLLECTOR_RELEASE,
@@ -72,7 +81,10 @@ def network_policies(install_dcgm: bool) -> dict[str, dict[str, Any]]:
         "collector-to-event-exporter": allow(
             selector(EVENT_EXPORTER_NAME), COLLECTOR_PODS, EVENT_EXPORTER_PORT
         ),
-        "collector-to-prometheus": allow(PROMETHEUS_SERVER_PODS, COLLECTOR_PODS, PROMETHEUS_PORT),
+        "agents-to-collector": allow(COLLECTOR_PODS, AGENT_PODS, VECTOR_AGENTS_PORT),
+        "prometheus-to-collector": allow(
+            COLLECTOR_PODS, PROMETHEUS_SERVER_PODS, VECTOR_REMOTE_WRITE_PORT
+        ),
     }
     if install_dcgm:
         policies["prometheus-to-dcgm-exporter"] = allow(

@@ -44,6 +44,7 @@ class PrometheusArgs:
                 dcgm=dcgm_target_for(settings),
                 server_cluster_role=f"{cluster.namespace}-{SERVER_SERVICE_ACCOUNT}",
                 images=cluster.images,
+                remote_write_url=cluster.endpoints.collector_remote_write,
             ),
         )
 
@@ -79,7 +80,7 @@ class Prometheus(pulumi.ComponentResource):
         ep = args.endpoints
         self.endpoints = {
             "server": ep.prometheus_server,
-            "federate": f"{ep.prometheus_server}/federate",
             "kubeStateMetrics": ep.kube_state_metrics,
+            "remoteWrite": ep.collector_remote_write,
         }
         self.register_outputs({"endpoints": self.endpoints})

@@ -1,8 +1,9 @@
 """Helm values for prometheus-community/prometheus, as this stack uses it.
 
-Prometheus here is a short-lived source for federation, not long-term storage: the Vector
-collector reads cAdvisor (and, with GPUs, DCGM) series from `/federate` once a minute, so the
-server keeps a few hours in an emptyDir and scrapes only what the collector reads.
+Prometheus here is a relay, not long-term storage: it scrapes every kubelet's cAdvisor (and,
+with GPUs, every DCGM exporter) once and remote-writes exactly the shipped series to the Vector
+collector, retrying until the collector has taken each sample. Its write-ahead log holds what
+the collector has not taken yet; the server keeps a few hours in an emptyDir.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from urllib.parse import urlsplit
 
 from components.catalog import (
     CADVISOR_JOB,
-    CADVISOR_PREFIXES,
+    CADVISOR_SERIES,
     DCGM_JOB,
     DCGM_PREFIXES,
     INTERVALS,
@@ -124,11 +125,11 @@ def scrape_configs(dcgm: DcgmTarget | None) -> dict[str, Any]:
     jobs[CADVISOR_JOB] = {
         "enabled": True,
         # Merged into the chart's own job definition: keep only the series the collector
-        # ships, so the TSDB stays small.
+        # ships, so the TSDB and the write-ahead log stay small.
         "metric_relabel_configs": [
             {
                 "source_labels": ["__name__"],
-                "regex": name_regex(CADVISOR_PREFIXES),
+                "regex": "|".join(CADVISOR_SERIES),
                 "action": "keep",
             }
         ],
@@ -166,6 +167,8 @@ class PrometheusValuesArgs:
     # The server's ClusterRole, created by this program with only the reads it needs.
     server_cluster_role: str
     images: ImagePolicy
+    # The collector's prometheus_remote_write source.
+    remote_write_url: str
 
 
 def server_cluster_role_rules(discover_dcgm: bool) -> list[dict[str, Any]]:
@@ -191,6 +194,34 @@ def server_cluster_role_rules(discover_dcgm: bool) -> list[dict[str, Any]]:
 def retention_size(storage_size: str) -> str:
     """80% of the volume, so Prometheus trims its TSDB before the emptyDir limit evicts it."""
     return f"{memory_bytes(storage_size) * 8 // 10 // 2**20}MB"
+
+
+def remote_write(url: str, collect_dcgm: bool) -> list[dict[str, Any]]:
+    """Prometheus pushes exactly the shipped series to the collector, each sample once.
+
+    Prometheus retries a failed or unanswered batch (5xx, 429, network) with backoff from its
+    write-ahead log, and never samples: nothing depends on a scrape timeout. Metadata (metric
+    types) is not sent: the series keep the shape federation gave them (gauges).
+    """
+    shipped = [f"{CADVISOR_JOB};({'|'.join(CADVISOR_SERIES)})"]
+    if collect_dcgm:
+        shipped.append(f"{DCGM_JOB};({name_regex(DCGM_PREFIXES)})")
+    return [
+        {
+            "url": url,
+            "name": "vector-collector",
+            "remote_timeout": "30s",
+            "write_relabel_configs": [
+                {
+                    "source_labels": ["job", "__name__"],
+                    "separator": ";",
+                    "regex": "|".join(shipped),
+                    "action": "keep",
+                }
+            ],
+            "metadata_config": {"send": False},
+        }
+    ]
 
 
 def _image(repository: str, images: ImagePolicy, digest_key: str = "digest") -> dict[str, str]:
@@ -225,6 +256,7 @@ def prometheus_values(a: PrometheusValuesArgs) -> dict[str, Any]:
             "emptyDir": {"sizeLimit": a.storage_size},
             "resources": a.server_resources.to_kubernetes(),
             "useExistingClusterRoleName": a.server_cluster_role,
+            "remoteWrite": remote_write(a.remote_write_url, a.dcgm is not None),
             "securityContext": pod_security_context(),
             "containerSecurityContext": container_security_context(),
         },
@@ -252,6 +284,9 @@ def prometheus_values(a: PrometheusValuesArgs) -> dict[str, Any]:
             "imagePullSecrets": pull_secrets,
             "resources": a.node_exporter_resources.to_kubernetes(),
             "tolerations": NODE_AGENT_TOLERATIONS,
+            # Node-local: each Vector agent reaches its own node's exporter through the
+            # Service (on IPv4 and IPv6 nodes alike), never another node's.
+            "service": {"internalTrafficPolicy": "Local"},
             # Exception: node-exporter keeps the chart's host network, host PID namespace and
             # read-only host root mount: it reports the node itself, not its own container.
             # It still runs as nobody without any capability.

@@ -11,7 +11,7 @@ from components.common.cluster import Cluster
 from components.common.names import VECTOR_AGENT_RELEASE, VECTOR_COLLECTOR_RELEASE
 from components.config import Settings
 from components.credentials.wiring import CredentialWiring
-from components.vector.values import release_values
+from components.vector.values import buffer_volume_size, limit_buffer_volume, release_values
 
 VECTOR_REPO = "https://helm.vector.dev"
 
@@ -21,7 +21,7 @@ class VectorArgs:
     settings: Settings
     cluster: Cluster
     bucket: pulumi.Input[str]
-    wiring: CredentialWiring
+    wiring: CredentialWiring  # the collector's: the only pod with credentials
 
     @staticmethod
     def from_settings(
@@ -35,19 +35,32 @@ class Vector(pulumi.ComponentResource):
         self, name: str, args: VectorArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("cedana:monitoring:Vector", name, {}, opts)
-        agent, collector = release_values(args.settings, args.cluster, args.bucket, args.wiring)
+        settings = args.settings
+        agent, collector = release_values(settings, args.cluster, args.bucket, args.wiring)
+        size_limit = buffer_volume_size(settings.vector_collector_buffer_bytes)
+
+        def bounded_buffer(
+            args: pulumi.ResourceTransformArgs,
+        ) -> pulumi.ResourceTransformResult | None:
+            kind = args.type_.rsplit(":", 1)[-1]
+            props = limit_buffer_volume(kind, dict(args.props), size_limit)
+            return pulumi.ResourceTransformResult(props, args.opts)
+
         for role, release, values in (
             ("agent", VECTOR_AGENT_RELEASE, agent),
             ("collector", VECTOR_COLLECTOR_RELEASE, collector),
         ):
+            transforms = []
+            if role == "collector" and not settings.vector_collector_persistence:
+                transforms.append(bounded_buffer)
             k8s.helm.v4.Chart(
                 f"{name}-{role}",
                 chart="vector",
-                version=args.settings.vector_chart_version,
+                version=settings.vector_chart_version,
                 repository_opts={"repo": VECTOR_REPO},
                 name=release,
                 namespace=args.cluster.namespace_output,
                 values=values,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, transforms=transforms or None),
             )
         self.register_outputs({})

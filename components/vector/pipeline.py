@@ -1,19 +1,36 @@
-"""Vector's configuration, built from settings: which data each workload collects and ships.
+"""Vector's configuration, built from settings: what each workload collects and where it goes.
 
-Two workloads share one data shape (the one Cedana ingests):
-- the **agent** (a DaemonSet, one pod per node) collects only what belongs to its own node:
-  `host_metrics`, and optionally that node's node-exporter;
-- the **collector** (one replica) collects every cluster-level data set exactly once:
-  kube-state-metrics, the event exporter, cAdvisor through Prometheus federation, and DCGM
-  through Prometheus federation (Prometheus scrapes every GPU node's exporter once).
+One writer (the collector), many forwarders (the agents):
+- the **agent** (a DaemonSet, one pod per node) collects only what describes its own node —
+  `host_metrics`, and optionally that node's node-exporter — tags it with the node's name and
+  forwards it to the collector over Vector's native protocol, keeping it in a disk buffer until
+  the collector has taken it (end-to-end acknowledgements);
+- the **collector** (one replica) is the only pod that writes to S3. It receives the agents'
+  events, receives cAdvisor and DCGM series from Prometheus' remote write (Prometheus scrapes
+  every kubelet and every GPU exporter once, and retries until the collector has taken each
+  sample), and scrapes kube-state-metrics and the event exporter itself — each data set once.
 
-Every event reaching the sink carries `collector`, `host` (the node the series describes) and
-`ts` (unix seconds, used in the object key).
+What reaches S3 (the shape Cedana ingests):
+- objects `<key prefix><unix seconds>-<uuid>.log` holding a JSON array of Vector metric events
+  (the `json` codec's default framing on this sink);
+- every event carries `collector` (except host metrics, which keep Vector's own tags, as in the
+  original install) and `ts`: unix seconds of the minute the sample was taken, which the key
+  prefix uses, so the number of objects follows the batch timeout, not the number of nodes;
+- node-level data sets (host metrics, node-exporter, cAdvisor, DCGM) carry `host`, the node the
+  series describes; kube-state-metrics and the event exporter describe the cluster and carry no
+  `host`;
+- cAdvisor and DCGM series arrive as gauges holding the current value (Prometheus remote write
+  carries no metric types, as federation did not before); kube-state-metrics, the event
+  exporter and host metrics keep their own types.
+
+The endpoints are parameters (`AgentWiring`, `CollectorWiring`): the program passes in-cluster
+names, the pipeline lab passes loopback ports, and both run the same configuration.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +38,6 @@ import pulumi
 
 from components.catalog import (
     CADVISOR_JOB,
-    CADVISOR_PREFIXES,
     CADVISOR_SERIES,
     COLLECTOR_TAGS,
     DCGM_JOB,
@@ -29,12 +45,51 @@ from components.catalog import (
     INTERVALS,
     KUBE_STATE_METRICS,
 )
-from components.common.names import NODE_EXPORTER_PORT, Endpoints
+from components.common.names import (
+    VECTOR_AGENTS_PORT,
+    VECTOR_API_PORT,
+    VECTOR_REMOTE_WRITE_PORT,
+    Endpoints,
+)
 
 NODE_NAME_ENV = "VECTOR_SELF_NODE_NAME"  # injected by the chart in the Agent role
-HOST_IP_ENV = "VECTOR_HOST_IP"  # status.hostIP, added by this program
+# Listen on every address of the pod, IPv4 and IPv6 (a dual-stack socket on Linux).
+ANY_ADDRESS = "[::]"
+# `ts` is the start of the minute a sample was taken: every event of that minute shares one
+# key prefix, so objects per minute do not grow with the number of nodes.
+TS_BUCKET_SECONDS = 60
+ADD_TIMESTAMP = (
+    "t = to_unix_timestamp(timestamp(.timestamp) ?? now())\n"
+    f".tags.ts = to_string(t - mod(t, {TS_BUCKET_SECONDS}))"
+)
+# Answer the sender only once the next hop holds the event (the collector's S3 sink keeps it in
+# its persistent disk buffer; the agent's sink, in its node's disk buffer).
+ACKNOWLEDGED = {"enabled": True}
+# A 403 (a session policy that does not cover the key prefix, credentials being replaced) or a
+# 400/401 (an expired or unknown token) keeps the batch and retries it instead of dropping it.
+S3_RETRY = {"type": "custom", "status_codes": [400, 401, 403]}
 
-ADD_TIMESTAMP = ".tags.ts = to_string(to_unix_timestamp(now()))"
+# host_metrics collectors that describe the node from inside the agent's pod: they read
+# /host/proc and /host/sys (the chart's PROCFS_ROOT and SYSFS_ROOT).
+NODE_COLLECTORS = {
+    "cpu": "per-CPU time of the node (/proc/stat)",
+    "memory": "the node's memory and swap (/proc/meminfo)",
+    "load": "the node's load averages (/proc/loadavg)",
+    "disk": "the node's block devices (/proc/diskstats)",
+    "host": "the node's uptime and boot time",
+    "cgroups": "the node's cgroup tree (/sys/fs/cgroup), bounded to a few levels: large",
+}
+# Collectors that would describe the agent's own pod while being tagged as the node's: they
+# need the host's namespaces, which the agent deliberately does not get.
+POD_COLLECTORS = {
+    "network": "reads /proc/net/dev of the pod's network namespace (needs hostNetwork)",
+    "tcp": "reads /proc/net/tcp of the pod's network namespace (needs hostNetwork)",
+    "filesystem": "lists the container's mounts, not the node's (needs the host's mounts)",
+    "process": "sees only the container's processes (needs hostPID)",
+}
+DEFAULT_HOST_COLLECTORS = ("cpu", "disk", "host", "load", "memory")
+# cgroups, if asked for: the root, the QoS classes and the pods (not every container).
+CGROUPS_LEVELS = 3
 
 
 @dataclass(frozen=True)
@@ -50,11 +105,43 @@ class SinkSettings:
 
 
 @dataclass(frozen=True)
-class CollectorSources:
-    """What the single collector scrapes; DCGM only when a GPU mode collects it."""
+class AgentWiring:
+    """Where an agent sends its events and finds its node's exporter."""
 
-    endpoints: Endpoints
-    collect_dcgm: bool
+    collector: str  # host:port of the collector's `vector` source
+    node_exporter: str  # URL of this node's node-exporter
+    api: str | None  # host:port of Vector's API (health probes), None for no API
+
+    @staticmethod
+    def in_cluster(endpoints: Endpoints, *, api: bool) -> AgentWiring:
+        return AgentWiring(
+            collector=f"{endpoints.host(endpoints.collector_service)}:{VECTOR_AGENTS_PORT}",
+            # A node-local Service (internalTrafficPolicy Local): the node's own exporter, on
+            # IPv4 and IPv6 nodes alike.
+            node_exporter=endpoints.node_exporter,
+            api=f"{ANY_ADDRESS}:{VECTOR_API_PORT}" if api else None,
+        )
+
+
+@dataclass(frozen=True)
+class CollectorWiring:
+    """Where the collector listens and what it scrapes."""
+
+    agents: str  # listen host:port for the agents (Vector's native protocol)
+    remote_write: str  # listen host:port for Prometheus' remote write
+    kube_state_metrics: str  # URL
+    event_exporter: str  # URL
+    api: str | None
+
+    @staticmethod
+    def in_cluster(endpoints: Endpoints, *, api: bool) -> CollectorWiring:
+        return CollectorWiring(
+            agents=f"{ANY_ADDRESS}:{VECTOR_AGENTS_PORT}",
+            remote_write=f"{ANY_ADDRESS}:{VECTOR_REMOTE_WRITE_PORT}",
+            kube_state_metrics=endpoints.kube_state_metrics,
+            event_exporter=endpoints.event_exporter,
+            api=f"{ANY_ADDRESS}:{VECTOR_API_PORT}" if api else None,
+        )
 
 
 def helm_escape(text: str) -> str:
@@ -75,15 +162,15 @@ def _name_is_any(names: tuple[str, ...]) -> str:
     return " || ".join(f'.name == "{n}"' for n in names)
 
 
-def _scrape(endpoint: str, interval: int, query: dict[str, list[str]] | None = None) -> dict:
-    source: dict[str, Any] = {
+def _scrape(endpoint: str, interval: int) -> dict[str, Any]:
+    return {
         "type": "prometheus_scrape",
         "endpoints": [endpoint],
         "scrape_interval_secs": interval,
+        # Vector's default (5 s) loses the whole interval when a large cluster's answer is
+        # slow; allow most of the interval instead.
+        "scrape_timeout_secs": max(1, interval * 4 // 5),
     }
-    if query:
-        source["query"] = query
-    return source
 
 
 def _collector_tag(data_set: str) -> str:
@@ -92,6 +179,35 @@ def _collector_tag(data_set: str) -> str:
 
 def _remap(inputs: list[str], source: str) -> dict[str, Any]:
     return {"type": "remap", "inputs": inputs, "source": source}
+
+
+def _filter(inputs: list[str], condition: str) -> dict[str, Any]:
+    return {"type": "filter", "inputs": inputs, "condition": condition}
+
+
+def _disk_buffer(max_bytes: int) -> dict[str, Any]:
+    # Blocks (back-pressure) instead of dropping when full; survives restarts of the pod.
+    return {"type": "disk", "max_size": max_bytes, "when_full": "block"}
+
+
+def _base(data_dir: str, api: str | None) -> dict[str, Any]:
+    config: dict[str, Any] = {"data_dir": data_dir}
+    if api:
+        # GET /health answers the kubelet's probes; NetworkPolicy keeps other pods out. No
+        # playground/graphql options, which Vector 0.55+ rejects at start-up.
+        config["api"] = {"enabled": True, "address": api}
+    return config
+
+
+def host_metrics_source(collectors: tuple[str, ...], interval: int) -> dict[str, Any]:
+    source: dict[str, Any] = {
+        "type": "host_metrics",
+        "scrape_interval_secs": interval,
+        "collectors": list(collectors),
+    }
+    if "cgroups" in collectors:
+        source["cgroups"] = {"levels": CGROUPS_LEVELS}
+    return source
 
 
 def s3_sink(inputs: list[str], sink: SinkSettings) -> dict[str, Any]:
@@ -106,9 +222,9 @@ def s3_sink(inputs: list[str], sink: SinkSettings) -> dict[str, Any]:
         "key_prefix": helm_escape(sink.key_prefix),
         "filename_time_format": "%s",
         "filename_append_uuid": True,
-        # A storage or credentials outage blocks on a bounded disk buffer instead of dropping
-        # batches; the buffer survives a restart of the pod.
-        "buffer": {"type": "disk", "max_size": sink.buffer_max_bytes, "when_full": "block"},
+        "retry_strategy": S3_RETRY,
+        "acknowledgements": ACKNOWLEDGED,
+        "buffer": _disk_buffer(sink.buffer_max_bytes),
     }
     if sink.endpoint:
         config["endpoint"] = sink.endpoint
@@ -117,80 +233,65 @@ def s3_sink(inputs: list[str], sink: SinkSettings) -> dict[str, Any]:
     return config
 
 
-def _pipeline(
-    sources: dict[str, Any],
-    transforms: dict[str, Any],
-    tagged: list[str],
-    sink: SinkSettings,
-    data_dir: str,
-    api: bool,
-) -> dict[str, Any]:
-    """Sources and their tagging transforms, then `ts` on everything, then the S3 sink."""
-    config: dict[str, Any] = {"data_dir": data_dir}
-    if api:
-        # Loopback only: for `kubectl exec … vector top`. No playground/graphql options, which
-        # Vector 0.55+ rejects at start-up.
-        config["api"] = {"enabled": True, "address": "127.0.0.1:8686"}
-    return {
-        **config,
-        "sources": sources,
-        "transforms": {**transforms, "add_timestamp": _remap(tagged, ADD_TIMESTAMP)},
-        "sinks": {"s3_sink": s3_sink(["add_timestamp"], sink)},
-    }
-
-
 def agent_config(
-    sink: SinkSettings, *, data_dir: str, api: bool, ship_node_exporter: bool
+    wiring: AgentWiring,
+    *,
+    data_dir: str,
+    buffer_bytes: int,
+    host_collectors: tuple[str, ...],
+    ship_node_exporter: bool,
+    intervals: Mapping[str, int] = INTERVALS,
 ) -> dict[str, Any]:
-    """Per-node agent: only data about its own node."""
+    """Per-node agent: data about its own node, tagged with the node, sent to the collector."""
+    node = f'.tags.host = "${{{NODE_NAME_ENV}}}"'  # Vector interpolates it at start-up
     sources: dict[str, Any] = {
-        "host_metrics": {"type": "host_metrics", "scrape_interval_secs": INTERVALS["host_metrics"]},
+        "host_metrics": host_metrics_source(host_collectors, intervals["host_metrics"]),
     }
-    transforms: dict[str, Any] = {
-        "host_filter": _remap(["host_metrics"], f'.tags.host = get_env_var!("{NODE_NAME_ENV}")'),
-    }
-    tagged = ["host_filter"]
+    transforms: dict[str, Any] = {"host_filter": _remap(["host_metrics"], node)}
     if ship_node_exporter:
-        # node-exporter listens on the host network: the agent reads the exporter of its node.
-        sources["node-exporter"] = _scrape(
-            f"http://${{{HOST_IP_ENV}}}:{NODE_EXPORTER_PORT}/metrics", INTERVALS["node-exporter"]
-        )
+        sources["node-exporter"] = _scrape(wiring.node_exporter, intervals["node-exporter"])
         transforms["node_exporter_tag"] = _remap(
-            ["node-exporter"],
-            f'.tags.host = get_env_var!("{NODE_NAME_ENV}")\n' + _collector_tag("node-exporter"),
+            ["node-exporter"], f"{node}\n{_collector_tag('node-exporter')}"
         )
-        tagged.append("node_exporter_tag")
-    return _pipeline(sources, transforms, tagged, sink, data_dir, api)
+    return {
+        **_base(data_dir, wiring.api),
+        "sources": sources,
+        "transforms": transforms,
+        "sinks": {
+            "collector": {
+                "type": "vector",
+                "inputs": list(transforms),
+                "address": wiring.collector,
+                "compression": True,
+                "acknowledgements": ACKNOWLEDGED,
+                "buffer": _disk_buffer(buffer_bytes),
+            }
+        },
+    }
 
 
 def collector_config(
-    sink: SinkSettings, sources_from: CollectorSources, *, data_dir: str, api: bool
+    wiring: CollectorWiring,
+    sink: SinkSettings,
+    *,
+    data_dir: str,
+    collect_dcgm: bool,
+    intervals: Mapping[str, int] = INTERVALS,
 ) -> dict[str, Any]:
-    """The single cluster-level collector: each data set once, whatever the node count."""
-    ep = sources_from.endpoints
+    """The single writer: each data set once, whatever the node count."""
     sources: dict[str, Any] = {
-        "kube-state-metrics": _scrape(ep.kube_state_metrics, INTERVALS["kube-state-metrics"]),
-        "cadvisor": _scrape(
-            f"{ep.prometheus_server}/federate",
-            INTERVALS["cadvisor"],
-            {"match[]": [f'{name}{{job="{CADVISOR_JOB}"}}' for name in CADVISOR_SERIES]},
-        ),
-        "event-exporter": _scrape(ep.event_exporter, INTERVALS["event-exporter"]),
+        "agents": {"type": "vector", "address": wiring.agents},
+        "prometheus": {"type": "prometheus_remote_write", "address": wiring.remote_write},
+        "kube-state-metrics": _scrape(wiring.kube_state_metrics, intervals["kube-state-metrics"]),
+        "event-exporter": _scrape(wiring.event_exporter, intervals["event-exporter"]),
     }
     transforms: dict[str, Any] = {
-        "kube_state_filter": {
-            "type": "filter",
-            "inputs": ["kube-state-metrics"],
-            "condition": _name_is_any(KUBE_STATE_METRICS),
-        },
+        "kube_state_filter": _filter(["kube-state-metrics"], _name_is_any(KUBE_STATE_METRICS)),
         "kube_state_tag": _remap(["kube_state_filter"], _collector_tag("kube-state-metrics")),
-        "cadvisor_filter": {
-            "type": "filter",
-            "inputs": ["cadvisor"],
-            "condition": _starts_with_any(CADVISOR_PREFIXES),
-        },
-        # cAdvisor series describe the node in `instance` (Prometheus' node discovery sets it
-        # to the node name), not the collector's node.
+        "cadvisor_filter": _filter(
+            ["prometheus"], f'.tags.job == "{CADVISOR_JOB}" && ({_name_is_any(CADVISOR_SERIES)})'
+        ),
+        # Prometheus' node discovery sets `instance` to the node the kubelet runs on.
         "cadvisor_tag": _remap(
             ["cadvisor_filter"],
             "if exists(.tags.instance) { .tags.host = .tags.instance }\n"
@@ -198,24 +299,13 @@ def collector_config(
         ),
         "event_exporter_tag": _remap(["event-exporter"], _collector_tag("event-exporter")),
     }
-    tagged = ["kube_state_tag", "cadvisor_tag", "event_exporter_tag"]
-    if sources_from.collect_dcgm:
-        sources["dcgm-exporter"] = _scrape(
-            f"{ep.prometheus_server}/federate",
-            INTERVALS["dcgm-exporter"],
-            {
-                "match[]": [
-                    f'{{job="{DCGM_JOB}",__name__=~"{"|".join(p + ".*" for p in DCGM_PREFIXES)}"}}'
-                ]
-            },
+    tagged = ["agents", "kube_state_tag", "cadvisor_tag", "event_exporter_tag"]
+    if collect_dcgm:
+        transforms["dcgm_filter"] = _filter(
+            ["prometheus"], f'.tags.job == "{DCGM_JOB}" && ({_starts_with_any(DCGM_PREFIXES)})'
         )
-        transforms["dcgm_filter"] = {
-            "type": "filter",
-            "inputs": ["dcgm-exporter"],
-            "condition": _starts_with_any(DCGM_PREFIXES),
-        }
         # The node comes from Kubernetes (Prometheus' `node` label), else the exporter's
-        # Hostname; the labels federation adds are dropped so the series look as scraped.
+        # Hostname; the labels Prometheus adds are dropped so the series look as scraped.
         transforms["dcgm_tag"] = _remap(
             ["dcgm_filter"],
             "if exists(.tags.node) { .tags.host = .tags.node }"
@@ -224,4 +314,10 @@ def collector_config(
             + _collector_tag("dcgm-exporter"),
         )
         tagged.append("dcgm_tag")
-    return _pipeline(sources, transforms, tagged, sink, data_dir, api)
+    transforms["add_timestamp"] = _remap(tagged, ADD_TIMESTAMP)
+    return {
+        **_base(data_dir, wiring.api),
+        "sources": sources,
+        "transforms": transforms,
+        "sinks": {"s3_sink": s3_sink(["add_timestamp"], sink)},
+    }

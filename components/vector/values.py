@@ -9,23 +9,25 @@ import pulumi
 
 from components.common.cluster import Cluster
 from components.common.images import ImagePolicy, mirrored
-from components.common.names import VECTOR_AGENT_RELEASE, VECTOR_COLLECTOR_RELEASE
+from components.common.names import (
+    VECTOR_AGENT_RELEASE,
+    VECTOR_API_PORT,
+    VECTOR_COLLECTOR_RELEASE,
+)
 from components.common.security import container_security_context, pod_security_context
 from components.config import Resources, Settings
 from components.credentials.wiring import CredentialWiring
 from components.vector.pipeline import (
-    HOST_IP_ENV,
-    CollectorSources,
+    AgentWiring,
+    CollectorWiring,
     SinkSettings,
     agent_config,
     collector_config,
 )
 
-# Where the chart mounts its `data` volume: hostPath /var/lib/vector for the agent, an
-# emptyDir for the collector.
+# Where the chart mounts its `data` volume: hostPath /var/lib/vector for the agent, the
+# volume claim (or a size-limited emptyDir) for the collector.
 DATA_DIR = "/vector-data-dir"
-
-
 VECTOR_IMAGE = "docker.io/timberio/vector"  # the tag follows the pinned chart
 
 
@@ -35,6 +37,7 @@ class VectorPodSettings:
     priority_class_name: str
     service_account: str
     images: ImagePolicy
+    api: bool
 
 
 def vector_image(images: ImagePolicy) -> dict[str, Any]:
@@ -47,17 +50,26 @@ def vector_image(images: ImagePolicy) -> dict[str, Any]:
     return image
 
 
+def probes(api: bool) -> dict[str, Any]:
+    """Vector's `GET /health` (its API) for the kubelet; nothing without the API."""
+    if not api:
+        return {}
+    check = {"httpGet": {"path": "/health", "port": VECTOR_API_PORT}, "timeoutSeconds": 5}
+    return {
+        # A start replays the disk buffer first; give it time before liveness counts.
+        "startupProbe": {**check, "periodSeconds": 10, "failureThreshold": 30},
+        "livenessProbe": {**check, "periodSeconds": 30, "failureThreshold": 3},
+        "readinessProbe": {**check, "periodSeconds": 10, "failureThreshold": 1},
+    }
+
+
 def _common(
     config: dict[str, Any], pod: VectorPodSettings, wiring: CredentialWiring
 ) -> dict[str, Any]:
-    values: dict[str, Any] = {
+    return {
         "customConfig": config,
         "resources": pod.resources.to_kubernetes(),
         "podPriorityClassName": pod.priority_class_name,
-        # No component listens for other pods (the API is on loopback), so no Service; the
-        # chart would otherwise render one without ports, which the API server rejects.
-        "service": {"enabled": False},
-        "serviceHeadless": {"enabled": False},
         "serviceAccount": {
             "create": True,
             "name": pod.service_account,
@@ -72,24 +84,22 @@ def _common(
         "extraVolumes": list(wiring.volumes),
         "extraVolumeMounts": list(wiring.mounts),
         "image": vector_image(pod.images),
+        **probes(pod.api),
     }
-    return values
 
 
 def agent_values(
-    config: dict[str, Any],
-    pod: VectorPodSettings,
-    wiring: CredentialWiring,
-    tolerations: list[dict[str, Any]],
+    config: dict[str, Any], pod: VectorPodSettings, tolerations: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    values = _common(config, pod, wiring)
+    """The agent holds no credentials: it only forwards to the collector."""
+    values = _common(config, pod, CredentialWiring())
     values["role"] = "Agent"
     values["rbac"] = {"create": False}  # host_metrics needs no Kubernetes API access
     values["tolerations"] = tolerations
-    values["env"] = [
-        {"name": HOST_IP_ENV, "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
-        *values["env"],
-    ]
+    # Nothing listens for other pods (the API answers the kubelet only), so no Service; the
+    # chart would otherwise render one for the API port.
+    values["service"] = {"enabled": False}
+    values["serviceHeadless"] = {"enabled": False}
     # Only what host_metrics reads, read-only; the chart's defaults also mount /var/log and
     # /var/lib for log collection, which this stack does not do.
     values["defaultVolumes"] = [
@@ -110,23 +120,61 @@ def agent_values(
     return values
 
 
+def buffer_volume_size(buffer_bytes: int) -> str:
+    """The buffer with 10% to spare (Vector keeps some state beside it), in Mi."""
+    return f"{-(-buffer_bytes * 11 // 10 // 2**20)}Mi"
+
+
 def collector_values(
-    config: dict[str, Any], pod: VectorPodSettings, wiring: CredentialWiring
+    config: dict[str, Any],
+    pod: VectorPodSettings,
+    wiring: CredentialWiring,
+    persistence: dict[str, Any],
 ) -> dict[str, Any]:
-    """The chart keeps the collector's data dir (and so the disk buffer, bounded by its
-    max_size) in an emptyDir: it survives container restarts, not the pod's deletion."""
+    """The single writer: a StatefulSet (the chart's Aggregator role) whose disk buffer lives
+    on a volume claim, so a drain, an eviction or a new node loses nothing."""
     values = _common(config, pod, wiring)
-    values["role"] = "Stateless-Aggregator"
+    values["role"] = "Aggregator"
     values["replicas"] = 1
-    # Never two collectors at once, not even during a rollout: two would ship every
-    # cluster-level series twice.
-    values["updateStrategy"] = {"type": "Recreate"}
+    # One replica, replaced by deleting first: never two writers, not even during a rollout.
+    values["updateStrategy"] = {"type": "RollingUpdate"}
+    values["podManagementPolicy"] = "OrderedReady"
+    # The agents and Prometheus find the collector through its Service (ports from the
+    # `vector` and `prometheus_remote_write` sources).
+    values["service"] = {"enabled": True, "type": "ClusterIP"}
+    values["persistence"] = persistence
     values["securityContext"] = container_security_context()
     values["podSecurityContext"] = pod_security_context()
     return values
 
 
-def sink_settings(settings: Settings, bucket: pulumi.Input[str], buffer_bytes: int) -> SinkSettings:
+def collector_persistence(settings: Settings) -> dict[str, Any]:
+    if not settings.vector_collector_persistence:
+        # The chart then gives the data dir an emptyDir without a limit; the component's
+        # transform (`limit_buffer_volume`) bounds it to the buffer.
+        return {"enabled": False}
+    persistence: dict[str, Any] = {
+        "enabled": True,
+        "accessModes": ["ReadWriteOnce"],
+        "size": settings.vector_collector_storage_size,
+    }
+    if settings.vector_collector_storage_class:
+        persistence["storageClassName"] = settings.vector_collector_storage_class
+    return persistence
+
+
+def limit_buffer_volume(kind: str, props: dict[str, Any], size_limit: str) -> dict[str, Any]:
+    """The chart's `data` emptyDir of a workload, given a sizeLimit (pure; a transform)."""
+    if kind not in ("StatefulSet", "Deployment"):
+        return props
+    pod = props.get("spec", {}).get("template", {}).get("spec", {})
+    for volume in pod.get("volumes") or []:
+        if volume.get("name") == "data" and "emptyDir" in volume:
+            volume["emptyDir"] = {**(volume["emptyDir"] or {}), "sizeLimit": size_limit}
+    return props
+
+
+def sink_settings(settings: Settings, bucket: pulumi.Input[str]) -> SinkSettings:
     return SinkSettings(
         bucket=bucket,
         region=settings.aws_region,
@@ -134,8 +182,29 @@ def sink_settings(settings: Settings, bucket: pulumi.Input[str], buffer_bytes: i
         batch_max_bytes=settings.vector_batch_max_bytes,
         batch_timeout_secs=settings.vector_batch_timeout_secs,
         compression=settings.vector_compression,
-        buffer_max_bytes=buffer_bytes,
+        buffer_max_bytes=settings.vector_collector_buffer_bytes,
         endpoint=settings.s3_endpoint,
+    )
+
+
+def agent_pipeline(settings: Settings, wiring: AgentWiring) -> dict[str, Any]:
+    return agent_config(
+        wiring,
+        data_dir=DATA_DIR,
+        buffer_bytes=settings.vector_agent_buffer_bytes,
+        host_collectors=settings.vector_host_metrics_collectors,
+        ship_node_exporter=settings.ship_node_exporter,
+    )
+
+
+def collector_pipeline(
+    settings: Settings, wiring: CollectorWiring, bucket: pulumi.Input[str]
+) -> dict[str, Any]:
+    return collector_config(
+        wiring,
+        sink_settings(settings, bucket),
+        data_dir=DATA_DIR,
+        collect_dcgm=settings.gpu_mode.collects,
     )
 
 
@@ -149,28 +218,25 @@ def release_values(
 
     def pod(resources: Resources, service_account: str) -> VectorPodSettings:
         return VectorPodSettings(
-            resources, settings.vector_priority_class_name, service_account, cluster.images
+            resources,
+            settings.vector_priority_class_name,
+            service_account,
+            cluster.images,
+            settings.vector_api,
         )
 
+    api = settings.vector_api
     agent = agent_values(
-        agent_config(
-            sink_settings(settings, bucket, settings.vector_agent_buffer_bytes),
-            data_dir=DATA_DIR,
-            api=settings.vector_api,
-            ship_node_exporter=settings.ship_node_exporter,
-        ),
+        agent_pipeline(settings, AgentWiring.in_cluster(cluster.endpoints, api=api)),
         pod(settings.vector_agent_resources, VECTOR_AGENT_RELEASE),
-        wiring,
         list(settings.vector_agent_tolerations),
     )
     collector = collector_values(
-        collector_config(
-            sink_settings(settings, bucket, settings.vector_collector_buffer_bytes),
-            CollectorSources(cluster.endpoints, collect_dcgm=settings.gpu_mode.collects),
-            data_dir=DATA_DIR,
-            api=settings.vector_api,
+        collector_pipeline(
+            settings, CollectorWiring.in_cluster(cluster.endpoints, api=api), bucket
         ),
         pod(settings.vector_collector_resources, VECTOR_COLLECTOR_RELEASE),
         wiring,
+        collector_persistence(settings),
     )
     return agent, collector
