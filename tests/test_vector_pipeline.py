@@ -322,7 +322,7 @@ def test_each_series_is_shipped_exactly_once_at_any_cluster_size(
         else:
             assert s.by.startswith("vector-collector"), s
     # The agents write nothing themselves: they forward to the one collector.
-    agent, collector = workloads(default_run)
+    agent, _ = workloads(default_run)
     assert {s["type"] for s in agent.config["sinks"].values()} == {"vector"}
 
 
