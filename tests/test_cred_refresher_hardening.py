@@ -117,7 +117,7 @@ def test_a_trickling_answer_fails_within_the_request_timeout(
     sidecar = launch(REQUEST_TIMEOUT="1s")
     assert api.wait_for_requests(1)
     arrived = api.requests[0].at
-    eventually(lambda: failures(sidecar), timeout=5, what="the request deadline")
+    eventually(lambda: bool(failures(sidecar)), timeout=5, what="the request deadline")
     assert time.monotonic() - arrived < 2.0
     assert "no complete answer within REQUEST_TIMEOUT (1s)" in failures(sidecar)[0]
     assert api.wait_for_requests(2)  # and it tries again
@@ -245,7 +245,7 @@ def test_an_error_body_cannot_forge_a_log_line_or_print_the_token(
 ) -> None:
     api.mode = "echo-error"
     sidecar = launch()
-    eventually(lambda: failures(sidecar), what="a failed refresh")
+    eventually(lambda: bool(failures(sidecar)), what="a failed refresh")
     output = sidecar.output()
     assert AUTH_TOKEN not in output
     assert not any(line.startswith("2026-01-01") for line in output.splitlines())
@@ -261,7 +261,7 @@ def test_a_401_points_at_the_cedana_credentials_secret(
 ) -> None:
     api.mode = "401"
     sidecar = launch()
-    eventually(lambda: failures(sidecar), what="a failed refresh")
+    eventually(lambda: bool(failures(sidecar)), what="a failed refresh")
     line = failures(sidecar)[0]
     assert "status 401" in line
     assert "check the cedana-credentials Secret (authToken, clusterId)" in line
@@ -274,7 +274,7 @@ def test_a_session_token_that_would_add_lines_to_the_file_is_refused(
     ready(sidecar)
     eventually(sidecar.credentials_file.exists)
     api.mode, api.generation = "newline-token", 2
-    eventually(lambda: failures(sidecar), what="a refused answer")
+    eventually(lambda: bool(failures(sidecar)), what="a refused answer")
     assert "session_token contains spaces or control characters" in failures(sidecar)[0]
     assert sidecar.serves(1)
     written = sidecar.credentials_file.read_text()

@@ -8,11 +8,13 @@ requirements) comes after the setting it reads.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
+from components.common.charts import local_chart_problem
 from components.config import rules
 from components.config.parse import (
     FLAG,
@@ -399,6 +401,22 @@ class Settings(BaseModel):
         example="<eks-cluster-name>",
     )
 
+    # --- Charts
+    chart_repository: Annotated[str, text(rules.chart_repository)] = setting(
+        "",
+        description="""A Helm repository (https://…) or OCI registry (oci://…) that mirrors the
+        three charts under their own names; empty means each chart's upstream repository.""",
+        example="oci://registry.example.com/helm-mirror",
+        group="Charts",
+    )
+    charts_dir: Annotated[str | None, optional_text()] = setting(
+        "",
+        description="""A directory holding the pinned charts, as <name>-<version>.tgz or unpacked
+        <name>/ (air-gapped clusters): every chart is installed from there and nothing is
+        downloaded.""",
+        example="./charts",
+    )
+
     # --- Rules across settings: each reads settings declared (and validated) before it.
 
     @field_validator("cedana_url", mode="after")
@@ -453,6 +471,28 @@ class Settings(BaseModel):
                     f"must hold the collector's buffer ({buffer} bytes) with 10% to spare:"
                     f" at least {needed // 2**20}Mi (got {value!r})"
                 )
+        return value
+
+    @field_validator("charts_dir", mode="after")
+    @classmethod
+    def _charts_are_there(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if info.data.get("chart_repository"):
+            fail("set chartsDir or chartRepository, not both")
+        if not Path(value).is_dir():
+            fail(f"is not a directory (got {value!r})")
+        wanted = {
+            "prometheus": info.data.get("prometheus_chart_version"),
+            "vector": info.data.get("vector_chart_version"),
+        }
+        if info.data.get("gpu_mode") is GpuMode.INSTALL:
+            wanted["dcgm-exporter"] = info.data.get("dcgm_chart_version")
+        problems = [
+            local_chart_problem(value, name, version) for name, version in wanted.items() if version
+        ]
+        if any(problems):
+            fail("; ".join(p for p in problems if p))
         return value
 
     @field_validator("aws_access_key_id", "aws_secret_access_key", mode="after")

@@ -66,7 +66,13 @@ def _declaration(config_key: str, declaration: dict[str, Any]) -> list[str]:
         lines.append(f"    description: {description}")
     else:
         lines.append("    description: >-")
-        lines += textwrap.wrap(description, 94, initial_indent=" " * 6, subsequent_indent=" " * 6)
+        lines += textwrap.wrap(
+            description,
+            94,
+            initial_indent=" " * 6,
+            subsequent_indent=" " * 6,
+            break_on_hyphens=False,
+        )
     return lines
 
 

@@ -302,3 +302,10 @@ def storage_class(value: str) -> str | None:
     if value and (len(value) > 253 or not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", value)):
         return "must be a StorageClass name (lowercase letters, digits, '-' and '.')"
     return None
+
+
+def chart_repository(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http", "oci") or not parts.hostname:
+        return "must be a Helm repository URL (https://…) or an OCI registry path (oci://…)"
+    return None

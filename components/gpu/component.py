@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.common.charts import ChartSource, chart_source
 from components.common.cluster import Cluster
 from components.common.images import ImagePolicy
 from components.common.names import DCGM_RELEASE
@@ -14,13 +15,11 @@ from components.config import Resources, Settings
 from components.gpu.placement import GpuPlacement, gpu_placement
 from components.gpu.values import dcgm_values
 
-DCGM_REPO = "https://nvidia.github.io/dcgm-exporter/helm-charts"
-
 
 @dataclass(frozen=True)
 class DcgmArgs:
     namespace: pulumi.Input[str]
-    chart_version: str
+    source: ChartSource
     placement: GpuPlacement
     resources: Resources
     priority_class_name: str
@@ -30,7 +29,12 @@ class DcgmArgs:
     def from_settings(settings: Settings, cluster: Cluster) -> DcgmArgs:
         return DcgmArgs(
             namespace=cluster.namespace_output,
-            chart_version=settings.dcgm_chart_version,
+            source=chart_source(
+                "dcgm-exporter",
+                settings.dcgm_chart_version,
+                settings.charts_dir,
+                settings.chart_repository,
+            ),
             placement=gpu_placement(settings.gpu_node_selector),
             resources=settings.dcgm_resources,
             priority_class_name=settings.dcgm_priority_class_name,
@@ -45,9 +49,7 @@ class DcgmExporter(pulumi.ComponentResource):
         super().__init__("cedana:monitoring:DcgmExporter", name, {}, opts)
         k8s.helm.v4.Chart(
             f"{name}-chart",
-            chart="dcgm-exporter",
-            version=args.chart_version,
-            repository_opts={"repo": DCGM_REPO},
+            **args.source.args(),
             name=DCGM_RELEASE,
             namespace=args.namespace,
             values=dcgm_values(

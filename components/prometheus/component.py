@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.common.charts import ChartSource, chart_source
 from components.common.cluster import Cluster
 from components.common.names import PROMETHEUS_RELEASE, Endpoints
 from components.common.rbac import cluster_role_for
@@ -19,14 +20,12 @@ from components.prometheus.values import (
     server_cluster_role_rules,
 )
 
-PROMETHEUS_REPO = "https://prometheus-community.github.io/helm-charts"
-
 
 @dataclass(frozen=True)
 class PrometheusArgs:
     namespace: pulumi.Input[str]
     endpoints: Endpoints
-    chart_version: str
+    source: ChartSource
     values: PrometheusValuesArgs
 
     @staticmethod
@@ -34,7 +33,12 @@ class PrometheusArgs:
         return PrometheusArgs(
             namespace=cluster.namespace_output,
             endpoints=cluster.endpoints,
-            chart_version=settings.prometheus_chart_version,
+            source=chart_source(
+                "prometheus",
+                settings.prometheus_chart_version,
+                settings.charts_dir,
+                settings.chart_repository,
+            ),
             values=PrometheusValuesArgs(
                 retention=settings.prometheus_retention,
                 storage_size=settings.prometheus_storage_size,
@@ -69,9 +73,7 @@ class Prometheus(pulumi.ComponentResource):
         )
         k8s.helm.v4.Chart(
             f"{name}-chart",
-            chart="prometheus",
-            version=args.chart_version,
-            repository_opts={"repo": PROMETHEUS_REPO},
+            **args.source.args(),
             name=PROMETHEUS_RELEASE,
             namespace=args.namespace,
             values=prometheus_values(args.values),

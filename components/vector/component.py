@@ -7,13 +7,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.common.charts import chart_source
 from components.common.cluster import Cluster
 from components.common.names import VECTOR_AGENT_RELEASE, VECTOR_COLLECTOR_RELEASE
 from components.config import Settings
 from components.credentials.wiring import CredentialWiring
 from components.vector.values import buffer_volume_size, limit_buffer_volume, release_values
-
-VECTOR_REPO = "https://helm.vector.dev"
 
 
 @dataclass(frozen=True)
@@ -38,6 +37,9 @@ class Vector(pulumi.ComponentResource):
         settings = args.settings
         agent, collector = release_values(settings, args.cluster, args.bucket, args.wiring)
         size_limit = buffer_volume_size(settings.vector_collector_buffer_bytes)
+        source = chart_source(
+            "vector", settings.vector_chart_version, settings.charts_dir, settings.chart_repository
+        )
 
         def bounded_buffer(
             args: pulumi.ResourceTransformArgs,
@@ -55,9 +57,7 @@ class Vector(pulumi.ComponentResource):
                 transforms.append(bounded_buffer)
             k8s.helm.v4.Chart(
                 f"{name}-{role}",
-                chart="vector",
-                version=settings.vector_chart_version,
-                repository_opts={"repo": VECTOR_REPO},
+                **source.args(),
                 name=release,
                 namespace=args.cluster.namespace_output,
                 values=values,

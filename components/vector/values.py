@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
+from components.catalog import INTERVALS
 from components.common.cluster import Cluster
 from components.common.images import ImagePolicy, mirrored
 from components.common.names import (
@@ -187,24 +189,37 @@ def sink_settings(settings: Settings, bucket: pulumi.Input[str]) -> SinkSettings
     )
 
 
-def agent_pipeline(settings: Settings, wiring: AgentWiring) -> dict[str, Any]:
+def agent_pipeline(
+    settings: Settings,
+    wiring: AgentWiring,
+    data_dir: str = DATA_DIR,
+    intervals: Mapping[str, int] = INTERVALS,
+) -> dict[str, Any]:
+    """The agent's Vector config; the lab passes loopback wiring and shorter intervals."""
     return agent_config(
         wiring,
-        data_dir=DATA_DIR,
+        data_dir=data_dir,
         buffer_bytes=settings.vector_agent_buffer_bytes,
         host_collectors=settings.vector_host_metrics_collectors,
         ship_node_exporter=settings.ship_node_exporter,
+        intervals=intervals,
     )
 
 
 def collector_pipeline(
-    settings: Settings, wiring: CollectorWiring, bucket: pulumi.Input[str]
+    settings: Settings,
+    wiring: CollectorWiring,
+    bucket: pulumi.Input[str],
+    data_dir: str = DATA_DIR,
+    intervals: Mapping[str, int] = INTERVALS,
 ) -> dict[str, Any]:
+    """The collector's Vector config; the lab passes loopback wiring and shorter intervals."""
     return collector_config(
         wiring,
         sink_settings(settings, bucket),
-        data_dir=DATA_DIR,
+        data_dir=data_dir,
         collect_dcgm=settings.gpu_mode.collects,
+        intervals=intervals,
     )
 
 
