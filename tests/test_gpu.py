@@ -28,7 +28,10 @@ def prometheus_jobs(run: ProgramRun) -> dict[str, dict[str, Any]]:
     return {name: job for name, job in jobs.items() if job["enabled"]}
 
 
-CADVISOR_PUSHED = "kubernetes-nodes-cadvisor;(container_cpu_usage_seconds_total|container_memory_working_set_bytes)"
+CADVISOR_PUSHED = (
+    "kubernetes-nodes-cadvisor;"
+    "(container_cpu_usage_seconds_total|container_memory_working_set_bytes)"
+)
 DCGM_PUSHED = "dcgm;(DCGM_FI_DEV_.*|DCGM_FI_PROF_.*)"
 
 
