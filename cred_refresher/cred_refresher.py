@@ -9,7 +9,9 @@ It trades the Cedana auth token for short-lived STS credentials
 - keeps `CREDENTIALS_FILE` current (an AWS shared-credentials file, written atomically), with
   the expiry recorded so that a restart serves unexpired credentials at once.
 
-Standard library only; configured by environment (see cred_refresher/README.md).
+Standard library only; configured by environment (see cred_refresher/README.md). It imports
+little on purpose (no urllib.request, http.server, dataclasses, tempfile, ipaddress): each of
+those costs resident memory in a container that runs for months.
 """
 
 from __future__ import annotations
@@ -17,30 +19,69 @@ from __future__ import annotations
 import configparser
 import contextlib
 import hmac
-import ipaddress
+import http.client
 import json
 import os
 import random
 import re
+import selectors
 import signal
 import socket
 import sys
-import tempfile
 import threading
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
+import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from urllib.parse import urlsplit
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    # (method, path, lower-cased headers) -> (status, body, content type)
+    Handler = Callable[[str, str, dict[str, str]], tuple[int, str, str]]
 
 CREDENTIALS_PATH = "/credentials"
+API_PATH = "/v2/monitoring/credentials"
 EARLY_REFRESH = timedelta(minutes=15)
+# The refresh interval varies by this fraction either way, so that a fleet of pods started
+# together (a rollout) does not call Cedana in step for ever after.
+JITTER = 0.10
+# A credentials answer is under 2 KiB; anything past this is not one.
+MAX_BODY = 64 * 1024
+# STS issues credentials for 15 minutes to 36 hours. Well under 15 minutes left on arrival
+# means a clock is off (or the API hands out old credentials); a longer lifetime would make the
+# SDK keep credentials past their real expiry.
+SHORT_LIFETIME = 10 * 60.0
+MAX_LIFETIME = 36 * 3600.0
+# A JSON document of credentials is flat; deep nesting is refused before the parser recurses
+# (json's C parser can exhaust a small thread stack, as musl's, before RecursionError).
+MAX_BRACKETS = 64
+# The servers: one request per connection, at most this much header, and at most this many
+# connections per port waiting for their request (beyond it the oldest is dropped).
+MAX_REQUEST = 8192
+MAX_WAITING = 64
+
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_REQUIRED_FIELDS = ("access_key_id", "secret_access_key", "session_token", "expiration")
+# Keys, secrets, tokens and times are printable ASCII without spaces: nothing that could end a
+# line of the INI file or of a log.
+_PLAIN = re.compile(r"[!-~]+")
+_SECRET_FIELDS = ("access_key_id", "secret_access_key", "session_token")
+_LABEL_FIELDS = ("bucket", "prefix", "region")
 _FILE_META = re.compile(r"^# (expiration|bucket|prefix|region): (.*)$")
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+TEXT = "text/plain"
 
 
 # --- Pure helpers ---------------------------------------------------------------------------
@@ -63,11 +104,18 @@ def parse_duration(text: str) -> float:
 
 
 def parse_time(text: str) -> datetime:
-    """An RFC 3339 time (Z or offset, optional fractional seconds), as an aware UTC datetime."""
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    if value.tzinfo is None:
-        raise ValueError(f"time without a zone: {text!r}")
-    return value.astimezone(UTC)
+    """An RFC 3339 time (Z or any offset, optional fractional seconds), as an aware UTC datetime.
+
+    ValueError for anything else, including times that exist in no time zone's calendar once
+    converted to UTC (year 1 with a positive offset, year 9999 with a negative one).
+    """
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        if value.tzinfo is None:
+            raise ValueError(f"time without a zone: {text!r}")
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"time out of range: {text!r}") from None
 
 
 def format_time(value: datetime) -> str:
@@ -85,23 +133,91 @@ def next_refresh_delay(now: datetime, expiration: datetime, interval: float) -> 
     return max(0.0, min(interval, remaining - margin))
 
 
+def refresh_delay(
+    now: datetime, expiration: datetime, interval: float, floor: float, rng: random.Random
+) -> float:
+    """Seconds from a good refresh to the next one.
+
+    The interval with ±JITTER, earlier when expiry is near (next_refresh_delay), and never below
+    the floor: credentials that expire at once (a clock ahead, an API handing out nearly expired
+    ones) must not make the sidecar call Cedana in a tight loop.
+    """
+    jittered = interval * rng.uniform(1 - JITTER, 1 + JITTER)
+    return max(floor, next_refresh_delay(now, expiration, jittered))
+
+
 def backoff_delay(attempt: int, initial: float, maximum: float, rng: random.Random) -> float:
     """Capped exponential backoff with jitter: uniform in [0.5, 1] of min(max, initial * 2^n)."""
     return min(maximum, initial * 2 ** min(attempt, 32)) * rng.uniform(0.5, 1.0)
 
 
+def retry_delay(
+    attempt: int,
+    initial: float,
+    maximum: float,
+    floor: float,
+    remaining: float | None,
+    rng: random.Random,
+) -> float:
+    """Seconds from a failed refresh to the next attempt.
+
+    The backoff, but at most half the remaining lifetime of the credentials held (`remaining`
+    seconds, None when there are none), so a retry comes while they still work; never below
+    the floor.
+    """
+    delay = backoff_delay(attempt, initial, maximum, rng)
+    if remaining is not None and remaining > 0:
+        delay = min(delay, remaining / 2)
+    return max(floor, delay)
+
+
+def excerpt(text: str, secret: str = "", limit: int = 100) -> str:
+    """Text from elsewhere made fit for one log line.
+
+    The secret masked, anything but printable ASCII escaped (so it can neither end the line nor
+    forge another one), and at most `limit` characters.
+    """
+    if secret:
+        text = text.replace(secret, "[REDACTED]")
+    safe = "".join(c if " " <= c <= "~" else c.encode("unicode_escape").decode() for c in text)
+    return safe if len(safe) <= limit else safe[:limit] + "..."
+
+
 def is_loopback(host: str) -> bool:
-    if host == "localhost":
+    """127.0.0.0/8, ::1 or localhost; no name is looked up."""
+    if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
+        return socket.inet_pton(socket.AF_INET, host)[0] == 127
+    except OSError:
+        pass
+    try:
+        return socket.inet_pton(socket.AF_INET6, host) == bytes(15) + b"\x01"
+    except OSError:
         return False
 
 
+def parse_port(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
+        raise ValueError(f"not a port number: {text!r}")
+    return int(text)
+
+
 def split_host_port(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    return host.strip("[]"), int(port)
+    """`host:port` or `[v6]:port`; ValueError otherwise."""
+    host, separator, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not separator or not host:
+        raise ValueError(f"not host:port: {text!r}")
+    return host, parse_port(port)
+
+
+def covers(prefix: str, key_prefix: str) -> bool:
+    """Whether keys starting with key_prefix fall under prefix (with or without a final /)."""
+    if not prefix:
+        return True
+    return (key_prefix.rstrip("/") + "/").startswith(prefix.rstrip("/") + "/")
 
 
 # --- Configuration --------------------------------------------------------------------------
@@ -111,79 +227,115 @@ class StartupError(Exception):
     """A configuration problem: the process exits non-zero with this message."""
 
 
-@dataclass(frozen=True)
 class Config:
-    cedana_url: str
-    auth_token: str = field(repr=False)
-    cluster_id: str
-    refresh_interval_text: str
-    refresh_interval: float
-    credentials_file: Path
-    endpoint: tuple[str, int]
-    token_file: Path | None
-    health_port: int
-    s3_bucket: str | None
-    request_timeout: float
-    retry_initial: float
-    retry_max: float
+    """The environment, checked; a problem raises StartupError naming the variable."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        def get(name: str, default: str = "") -> str:
+            return env.get(name, "").strip() or default
+
+        def required(name: str) -> str:
+            value = get(name)
+            if not value:
+                raise StartupError(f"Required environment variable {name} not set")
+            return value
+
+        def duration(name: str, default: str) -> tuple[str, float]:
+            text = get(name, default)
+            try:
+                seconds = parse_duration(text)
+            except ValueError:
+                raise StartupError(
+                    f"Invalid {name}: {text!r} is not a duration such as 45m, 30s or 1h30m"
+                ) from None
+            if seconds <= 0:
+                raise StartupError(f"Invalid {name}: must be greater than zero")
+            return text, seconds
+
+        insecure = get("INSECURE_CEDANA_URL", "false").lower()
+        if insecure not in ("true", "false"):
+            raise StartupError(f"Invalid INSECURE_CEDANA_URL: {insecure!r} is not true or false")
+        self.cedana_url = required("CEDANA_URL").rstrip("/")
+        self.api_scheme, self.api_host, self.api_port, self.api_path = _check_url(
+            self.cedana_url, insecure == "true"
+        )
+        self.auth_token = required("CEDANA_AUTH_TOKEN")
+        if not _PLAIN.fullmatch(self.auth_token):
+            # It goes into a header; http.client would quote it in the error it raises.
+            raise StartupError(
+                "Invalid CEDANA_AUTH_TOKEN: it must be printable ASCII without spaces"
+            )
+        self.cluster_id = required("CLUSTER_ID")
+        self.refresh_interval_text, self.refresh_interval = duration("REFRESH_INTERVAL", "45m")
+        self.credentials_file = get("CREDENTIALS_FILE", "/credentials/aws-credentials")
+        endpoint_text = get("CREDENTIALS_ENDPOINT", "127.0.0.1:9099")
+        try:
+            self.endpoint = split_host_port(endpoint_text)
+        except ValueError:
+            raise StartupError(
+                f"Invalid CREDENTIALS_ENDPOINT: {endpoint_text!r} is not host:port"
+                " with a port from 1 to 65535"
+            ) from None
+        if not is_loopback(self.endpoint[0]):
+            raise StartupError(
+                f"Invalid CREDENTIALS_ENDPOINT: {self.endpoint[0]!r} is not a loopback address;"
+                " the credentials endpoint must only be reachable inside the pod"
+            )
+        health_text = get("HEALTH_PORT", "8081")
+        try:
+            self.health_port = parse_port(health_text)
+        except ValueError:
+            raise StartupError(
+                f"Invalid HEALTH_PORT: {health_text!r} is not a port number (1 to 65535)"
+            ) from None
+        self.token_file = get("CREDENTIALS_AUTH_TOKEN_FILE") or None
+        self.s3_bucket = get("S3_BUCKET") or None
+        self.key_prefix = get("KEY_PREFIX") or None
+        self.request_timeout = duration("REQUEST_TIMEOUT", "10s")[1]
+        self.retry_initial = duration("RETRY_INITIAL_DELAY", "2s")[1]
+        self.retry_max = duration("RETRY_MAX_DELAY", "5m")[1]
+        self.min_delay = duration("MIN_REFRESH_DELAY", "5s")[1]
+        # An attempt ends within REQUEST_TIMEOUT; the minute covers what no socket timeout
+        # bounds (name resolution) and writing the file.
+        self.stall_timeout = duration("STALL_TIMEOUT", f"{self.request_timeout + 60:g}s")[1]
+        self.connection_timeout = duration("CONNECTION_TIMEOUT", "5s")[1]
+
+    def __repr__(self) -> str:
+        return f"Config(cedana_url={self.cedana_url!r}, cluster_id={self.cluster_id!r})"
+
+
+def _check_url(text: str, insecure: bool) -> tuple[str, str, int | None, str]:
+    """CEDANA_URL as (scheme, host, port, path of the credentials call); StartupError if unfit.
+
+    Plain http only to loopback, unless `insecure` (INSECURE_CEDANA_URL, the program's
+    insecureCedanaUrl for a stand-in API in end-to-end tests).
+    """
+
+    def invalid(why: str) -> StartupError:
+        shown = re.sub(r"//[^/]*@", "//***@", text)  # never echo a password
+        return StartupError(f"Invalid CEDANA_URL: {excerpt(shown)!r} {why}")
+
+    if not _PLAIN.fullmatch(text):
+        raise invalid("contains spaces or control characters")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise invalid("is not a URL with a valid host and port") from None
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise invalid("is not an https:// URL with a host")
+    if "?" in text or "#" in text:
+        raise invalid("must not have a query or fragment")
+    if parts.username is not None or parts.password is not None:
+        raise invalid("must not contain a user or password (the token is CEDANA_AUTH_TOKEN)")
+    if parts.scheme == "http" and not is_loopback(parts.hostname) and not insecure:
+        # Plain http would hand the auth token to anyone on the path.
+        raise invalid("must use https (plain http is only allowed to a loopback address)")
+    return parts.scheme, parts.hostname, port, parts.path.rstrip("/") + API_PATH
 
 
 def load_config(env: dict[str, str]) -> Config:
-    def required(name: str) -> str:
-        value = env.get(name, "").strip()
-        if not value:
-            raise StartupError(f"Required environment variable {name} not set")
-        return value
-
-    def duration(name: str, default: str) -> tuple[str, float]:
-        text = env.get(name, "").strip() or default
-        try:
-            seconds = parse_duration(text)
-        except ValueError:
-            raise StartupError(
-                f"Invalid {name}: {text!r} is not a duration such as 45m, 30s or 1h30m"
-            ) from None
-        if seconds <= 0:
-            raise StartupError(f"Invalid {name}: must be greater than zero")
-        return text, seconds
-
-    cedana_url = required("CEDANA_URL").rstrip("/")
-    auth_token = required("CEDANA_AUTH_TOKEN")
-    cluster_id = required("CLUSTER_ID")
-    interval_text, interval = duration("REFRESH_INTERVAL", "45m")
-    endpoint_text = env.get("CREDENTIALS_ENDPOINT", "").strip() or "127.0.0.1:9099"
-    try:
-        endpoint = split_host_port(endpoint_text)
-    except ValueError:
-        raise StartupError(
-            f"Invalid CREDENTIALS_ENDPOINT: {endpoint_text!r} is not host:port"
-        ) from None
-    if not is_loopback(endpoint[0]):
-        raise StartupError(
-            f"Invalid CREDENTIALS_ENDPOINT: {endpoint[0]!r} is not a loopback address;"
-            " the credentials endpoint must only be reachable inside the pod"
-        )
-    health_text = env.get("HEALTH_PORT", "").strip() or "8081"
-    if not health_text.isdigit() or not 0 < int(health_text) < 65536:
-        raise StartupError(f"Invalid HEALTH_PORT: {health_text!r} is not a port number")
-    token_file = env.get("CREDENTIALS_AUTH_TOKEN_FILE", "").strip()
-    return Config(
-        cedana_url=cedana_url,
-        auth_token=auth_token,
-        cluster_id=cluster_id,
-        refresh_interval_text=interval_text,
-        refresh_interval=interval,
-        credentials_file=Path(
-            env.get("CREDENTIALS_FILE", "").strip() or "/credentials/aws-credentials"
-        ),
-        endpoint=endpoint,
-        token_file=Path(token_file) if token_file else None,
-        health_port=int(health_text),
-        s3_bucket=env.get("S3_BUCKET", "").strip() or None,
-        request_timeout=duration("REQUEST_TIMEOUT", "10s")[1],
-        retry_initial=duration("RETRY_INITIAL_DELAY", "2s")[1],
-        retry_max=duration("RETRY_MAX_DELAY", "5m")[1],
-    )
+    return Config(env)
 
 
 # --- Credentials ----------------------------------------------------------------------------
@@ -193,15 +345,40 @@ class FetchError(Exception):
     """A failed refresh; the message is safe to log."""
 
 
-@dataclass(frozen=True)
 class Credentials:
-    access_key_id: str = field(repr=False)
-    secret_access_key: str = field(repr=False)
-    session_token: str = field(repr=False)
-    expiration: datetime
-    bucket: str = ""
-    prefix: str = ""
-    region: str = ""
+    """One set of STS credentials, checked; repr shows no secret."""
+
+    __slots__ = (
+        "access_key_id",
+        "bucket",
+        "expiration",
+        "prefix",
+        "region",
+        "secret_access_key",
+        "session_token",
+    )
+
+    def __init__(
+        self,
+        access_key_id: str,
+        secret_access_key: str,
+        session_token: str,
+        expiration: datetime,
+        bucket: str = "",
+        prefix: str = "",
+        region: str = "",
+    ) -> None:
+        self.access_key_id = access_key_id
+        self.secret_access_key = secret_access_key
+        self.session_token = session_token
+        self.expiration = expiration
+        self.bucket, self.prefix, self.region = bucket, prefix, region
+
+    def __repr__(self) -> str:
+        return (
+            f"Credentials(expiration={format_time(self.expiration)!r}, bucket={self.bucket!r},"
+            f" prefix={self.prefix!r}, region={self.region!r})"
+        )
 
     def document(self) -> dict[str, str]:
         """The AWS container-credentials document."""
@@ -213,114 +390,228 @@ class Credentials:
         }
 
 
-def parse_response(body: bytes, now: datetime) -> Credentials:
+def clock_note(now: datetime, date: str | None) -> str:
+    """Both clocks, for a lifetime that looks wrong: ours and the response's Date header."""
+    server = excerpt(date, limit=40) if date else "absent"
+    return f"local time {format_time(now)}, response Date: {server}"
+
+
+def credentials_from(data: dict[str, object], now: datetime, date: str | None) -> Credentials:
+    """Credentials from the API's fields, if every one is fit for the file, the log and the SDK."""
+    values: dict[str, str] = {}
+    for name in (*_SECRET_FIELDS, "expiration"):
+        value = data.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise FetchError(f"response is missing {name}")
+        if not _PLAIN.fullmatch(value):
+            # The message never quotes the value: it may be a secret.
+            raise FetchError(f"response field {name} contains spaces or control characters")
+        values[name] = value
+    for name in _LABEL_FIELDS:
+        value = data.get(name)
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            raise FetchError(f"response field {name} is not a string")
+        if not value.isprintable():
+            raise FetchError(f"response field {name} contains control characters")
+        values[name] = value.strip()
+    try:
+        expiration = parse_time(values["expiration"])
+    except ValueError:
+        raise FetchError("response has an unparseable expiration") from None
+    lifetime = (expiration - now).total_seconds()
+    if lifetime <= 0:
+        raise FetchError(
+            f"response credentials already expired at {format_time(expiration)}"
+            f" ({clock_note(now, date)})"
+        )
+    if lifetime > MAX_LIFETIME:
+        raise FetchError(
+            f"response credentials expire at {format_time(expiration)}, later than STS ever"
+            f" allows (36h; {clock_note(now, date)})"
+        )
+    return Credentials(
+        values["access_key_id"],
+        values["secret_access_key"],
+        values["session_token"],
+        expiration,
+        values["bucket"],
+        values["prefix"],
+        values["region"],
+    )
+
+
+def parse_response(body: bytes, now: datetime, date: str | None = None) -> Credentials:
+    if body.count(b"[") + body.count(b"{") > MAX_BRACKETS:
+        raise FetchError("response is not a flat JSON object (too deeply nested)")
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise FetchError("response is not valid JSON") from None
     if not isinstance(data, dict):
         raise FetchError("response is not a JSON object")
-    for name in _REQUIRED_FIELDS:
-        if not isinstance(data.get(name), str) or not data[name].strip():
-            raise FetchError(f"response is missing {name}")
+    return credentials_from(data, now, date)
+
+
+def describe(error: BaseException, secret: str) -> str:
+    """An exception as a log-safe phrase."""
+    if isinstance(error, OSError):
+        return f"{type(error).__name__}: {excerpt(str(error), secret)}"
+    # Other messages (http.client's BadStatusLine, for one) quote what the server sent.
+    return type(error).__name__
+
+
+def _shut_down(sockets: list[socket.socket]) -> None:
+    for sock in sockets:
+        with contextlib.suppress(OSError):
+            # The plain socket's shutdown, also for TLS: it wakes a blocked read at once.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def _read_body(response: http.client.HTTPResponse, deadline: float) -> bytes:
+    """At most MAX_BODY + 1 bytes of the body, in chunks, while the deadline lasts."""
+    chunks, size = [], 0
+    while size <= MAX_BODY:
+        if time.monotonic() >= deadline:
+            raise TimeoutError
+        chunk = response.read(min(16384, MAX_BODY + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def fetch_credentials(config: Config, now: datetime) -> tuple[Credentials, str | None]:
+    """One POST for credentials, under one deadline; the credentials and the Date header.
+
+    Redirects are never followed: the auth token goes to CEDANA_URL and nowhere else. Any
+    failure raises FetchError with a message that is safe to log.
+    """
+    timeout = config.request_timeout
+    deadline = time.monotonic() + timeout
+    connection: http.client.HTTPConnection
+    if config.api_scheme == "https":
+        # A new default TLS context per request, on purpose: it holds the CA store (about
+        # 2.4 MiB), which is thus freed between refreshes; building it takes some 20 ms.
+        connection = http.client.HTTPSConnection(config.api_host, config.api_port, timeout=timeout)
+    else:
+        connection = http.client.HTTPConnection(config.api_host, config.api_port, timeout=timeout)
+    # REQUEST_TIMEOUT bounds each socket operation; this timer bounds the whole exchange, so a
+    # server that answers a byte at a time cannot keep a refresh in flight.
+    sockets: list[socket.socket] = []
+    timer = threading.Timer(timeout, _shut_down, (sockets,))
+    timer.daemon = True
+    timer.start()
     try:
-        expiration = parse_time(data["expiration"])
-    except ValueError:
-        raise FetchError("response has an unparseable expiration") from None
-    if expiration <= now:
-        raise FetchError(f"response credentials already expired at {format_time(expiration)}")
-    return Credentials(
-        access_key_id=data["access_key_id"],
-        secret_access_key=data["secret_access_key"],
-        session_token=data["session_token"],
-        expiration=expiration,
-        bucket=str(data.get("bucket") or ""),
-        prefix=str(data.get("prefix") or ""),
-        region=str(data.get("region") or ""),
-    )
+        connection.connect()
+        sockets.append(connection.sock)
+        if time.monotonic() >= deadline:
+            raise TimeoutError
+        connection.request(
+            "POST",
+            config.api_path,
+            body=json.dumps({"cluster_id": config.cluster_id}).encode(),
+            headers={
+                "Authorization": f"Bearer {config.auth_token}",
+                "Content-Type": "application/json",
+                "User-Agent": "cedana-cred-refresher",
+            },
+        )
+        response = connection.getresponse()
+        body = _read_body(response, deadline)
+        status, date = response.status, response.getheader("Date")
+        location = response.getheader("Location") or ""
+    except (OSError, http.client.HTTPException, ValueError) as error:
+        if time.monotonic() >= deadline:
+            raise FetchError(f"no complete answer within REQUEST_TIMEOUT ({timeout:g}s)") from None
+        raise FetchError(f"request failed: {describe(error, config.auth_token)}") from None
+    finally:
+        timer.cancel()
+        connection.close()
+
+    if 300 <= status < 400:
+        try:
+            host = urlsplit(location).hostname or "(none)"
+        except ValueError:
+            host = "(unparseable)"
+        raise FetchError(
+            f"status {status}: refused to follow a redirect to host {excerpt(host, limit=60)};"
+            " the auth token is only ever sent to CEDANA_URL"
+        )
+    if status != 200:
+        size = f"{len(body)} bytes" if len(body) <= MAX_BODY else f"over {MAX_BODY} bytes"
+        text = excerpt(body.decode("utf-8", "replace"), config.auth_token)
+        message = f"status {status}, body ({size}): {text}"
+        if status in (401, 403):
+            message += "; check the cedana-credentials Secret (authToken, clusterId)"
+        raise FetchError(message)
+    if len(body) > MAX_BODY:
+        raise FetchError(f"response is larger than {MAX_BODY} bytes")
+    return parse_response(body, now, date), date
 
 
-def fetch_credentials(config: Config, now: datetime) -> Credentials:
-    request = urllib.request.Request(  # noqa: S310 - the URL is the operator's Cedana API
-        f"{config.cedana_url}/v2/monitoring/credentials",
-        data=json.dumps({"cluster_id": config.cluster_id}).encode(),
-        headers={
-            "Authorization": f"Bearer {config.auth_token}",
-            "Content-Type": "application/json",
-            "User-Agent": "cedana-cred-refresher",
-        },
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=config.request_timeout) as response:  # noqa: S310
-            body = response.read(1 << 20)
-    except urllib.error.HTTPError as error:
-        excerpt = error.read(200).decode("utf-8", "replace").strip()
-        excerpt = excerpt.replace(config.auth_token, "[REDACTED]")
-        raise FetchError(f"status {error.code}: {excerpt}") from None
-    except TimeoutError:
-        raise FetchError(f"request timed out after {config.request_timeout:g}s") from None
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise FetchError(f"request failed: {type(reason).__name__}: {reason}") from None
-    return parse_response(body, now)
+def write_credentials_file(path: str | os.PathLike[str], credentials: Credentials) -> None:
+    """Atomically: a 0600 temporary file in the same directory, fsync, then rename over the target.
 
-
-def write_credentials_file(path: Path, credentials: Credentials) -> None:
-    """Atomically: a 0600 temp file in the same directory, fsync, then rename over the target."""
+    The profile is written by configparser without interpolation, from values checked to be
+    single-line (credentials_from), so no value can add a line or a section.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    content = (
-        "# Written by cred-refresher; the comments let a restart reuse unexpired credentials.\n"
-        f"# expiration: {format_time(credentials.expiration)}\n"
-        f"# bucket: {credentials.bucket}\n"
-        f"# prefix: {credentials.prefix}\n"
-        f"# region: {credentials.region}\n"
-        "[default]\n"
-        f"aws_access_key_id = {credentials.access_key_id}\n"
-        f"aws_secret_access_key = {credentials.secret_access_key}\n"
-        f"aws_session_token = {credentials.session_token}\n"
-    )
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    # One writer (the refresher thread), so a fixed name is enough; O_NOFOLLOW refuses a planted
+    # symlink, and a leftover from a crash is truncated and reused.
+    temporary = path.with_name(f".{path.name}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    profile = configparser.RawConfigParser()
+    profile["default"] = {
+        "aws_access_key_id": credentials.access_key_id,
+        "aws_secret_access_key": credentials.secret_access_key,
+        "aws_session_token": credentials.session_token,
+    }
     try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(content)
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(
+                "# Written by cred-refresher; the comments let a restart reuse unexpired"
+                " credentials.\n"
+                f"# expiration: {format_time(credentials.expiration)}\n"
+                f"# bucket: {credentials.bucket}\n"
+                f"# prefix: {credentials.prefix}\n"
+                f"# region: {credentials.region}\n"
+            )
+            profile.write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        Path(temporary).replace(path)
+        temporary.replace(path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            Path(temporary).unlink()
+        with contextlib.suppress(OSError):
+            temporary.unlink()
         raise
 
 
-def read_credentials_file(path: Path, now: datetime) -> Credentials | None:
+def read_credentials_file(path: str | os.PathLike[str], now: datetime) -> Credentials | None:
     """Unexpired credentials from a file this program wrote, else None."""
     try:
-        text = path.read_text()
-    except OSError:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, ValueError):
         return None
-    meta = {}
+    data: dict[str, object] = {}
     for line in text.splitlines():
         match = _FILE_META.match(line)
         if match:
-            meta[match.group(1)] = match.group(2).strip()
-    parser = configparser.ConfigParser()
+            data[match.group(1)] = match.group(2).strip()
+    parser = configparser.RawConfigParser()
     try:
         parser.read_string(text)
         profile = parser["default"]
-        expiration = parse_time(meta["expiration"])
-        credentials = Credentials(
-            access_key_id=profile["aws_access_key_id"],
-            secret_access_key=profile["aws_secret_access_key"],
-            session_token=profile["aws_session_token"],
-            expiration=expiration,
-            bucket=meta.get("bucket", ""),
-            prefix=meta.get("prefix", ""),
-            region=meta.get("region", ""),
-        )
-    except (configparser.Error, KeyError, ValueError):
+        data["access_key_id"] = profile["aws_access_key_id"]
+        data["secret_access_key"] = profile["aws_secret_access_key"]
+        data["session_token"] = profile["aws_session_token"]
+        return credentials_from(data, now, None)
+    except (configparser.Error, KeyError, FetchError):
         return None
-    return credentials if credentials.expiration > now else None
 
 
 # --- Running ----------------------------------------------------------------------------------
@@ -328,7 +619,8 @@ def read_credentials_file(path: Path, now: datetime) -> Credentials | None:
 
 def log(message: str, *, error: bool = False) -> None:
     stream = sys.stderr if error else sys.stdout
-    stream.write(message + "\n")
+    # ASCII whatever the locale: a log line must never fail to print.
+    stream.write(message.encode("ascii", "backslashreplace").decode() + "\n")
     stream.flush()
 
 
@@ -361,40 +653,102 @@ class State:
 
 
 class Refresher(threading.Thread):
-    def __init__(self, config: Config, state: State, stop: threading.Event, first_delay: float):
+    def __init__(
+        self, config: Config, state: State, stop: threading.Event, first_delay: float
+    ) -> None:
         super().__init__(name="refresher", daemon=True)
         self.config, self.state, self.stop = config, state, stop
         self.first_delay = first_delay
         self.rng = random.Random()  # noqa: S311 - jitter, not cryptography
+        # The monotonic time by which the next attempt must have finished (see stalled()).
+        self.due = time.monotonic() + first_delay + config.stall_timeout
+        self.file_failing = False
+        self.short_lived = False
+        self.prefixes_warned: set[str] = set()
+
+    def stalled(self) -> bool:
+        """Whether an attempt is overdue: not finished STALL_TIMEOUT after it was due."""
+        return time.monotonic() > self.due
 
     def run(self) -> None:
-        delay, attempt = self.first_delay, 0
-        while not self.stop.wait(delay):
+        delay, failures = self.first_delay, 0
+        while True:
+            self.due = time.monotonic() + delay + self.config.stall_timeout
+            if self.stop.wait(delay):
+                return
             try:
-                credentials = fetch_credentials(self.config, now_utc())
-                write_credentials_file(self.config.credentials_file, credentials)
-            except (FetchError, OSError) as error:
-                delay = backoff_delay(
-                    attempt, self.config.retry_initial, self.config.retry_max, self.rng
-                )
-                attempt += 1
-                log(
-                    f"[{format_time(now_utc())}] Credential refresh failed: {error}"
-                    f" (retrying in {delay:.1f}s)",
-                    error=True,
+                credentials, date = fetch_credentials(self.config, now_utc())
+                self.accept(credentials, date)
+            except FetchError as error:
+                reason = str(error)
+            except Exception as error:  # nothing may end the refresh loop
+                reason = f"unexpected {type(error).__name__}"
+            else:
+                failures = 0
+                delay = refresh_delay(
+                    now_utc(),
+                    credentials.expiration,
+                    self.config.refresh_interval,
+                    self.config.min_delay,
+                    self.rng,
                 )
                 continue
-            self.state.set(credentials)
-            attempt = 0
+            held = self.state.held()
+            remaining = (held.expiration - now_utc()).total_seconds() if held else None
+            delay = retry_delay(
+                failures,
+                self.config.retry_initial,
+                self.config.retry_max,
+                self.config.min_delay,
+                remaining,
+                self.rng,
+            )
+            failures += 1
             log(
-                f"[{format_time(now_utc())}] Credentials written successfully"
-                f" (expires: {format_time(credentials.expiration)},"
-                f" bucket: {credentials.bucket}, prefix: {credentials.prefix})"
+                f"[{format_time(now_utc())}] Credential refresh failed: {reason}"
+                f" (retrying in {delay:.1f}s)",
+                error=True,
             )
-            self.warn_on_bucket_mismatch(credentials)
-            delay = next_refresh_delay(
-                now_utc(), credentials.expiration, self.config.refresh_interval
+
+    def accept(self, credentials: Credentials, date: str | None) -> None:
+        """Serve first; the file is secondary and its failure never causes another fetch."""
+        self.state.set(credentials)
+        summary = (
+            f"(expires: {format_time(credentials.expiration)},"
+            f" bucket: {credentials.bucket}, prefix: {credentials.prefix})"
+        )
+        try:
+            write_credentials_file(self.config.credentials_file, credentials)
+        except (OSError, ValueError) as error:
+            if not self.file_failing:  # once per streak of failures
+                log(
+                    f"Warning: cannot write {self.config.credentials_file}"
+                    f" ({describe(error, self.config.auth_token)}); the credentials are served"
+                    " on the endpoint all the same",
+                    error=True,
+                )
+            self.file_failing = True
+            log(f"[{format_time(now_utc())}] Credentials refreshed, not written {summary}")
+        else:
+            self.file_failing = False
+            log(f"[{format_time(now_utc())}] Credentials written successfully {summary}")
+        self.warn_on_short_lifetime(credentials, date)
+        self.warn_on_bucket_mismatch(credentials)
+        self.warn_on_key_prefix(credentials)
+
+    def warn_on_short_lifetime(self, credentials: Credentials, date: str | None) -> None:
+        now = now_utc()
+        lifetime = (credentials.expiration - now).total_seconds()
+        short = lifetime < SHORT_LIFETIME
+        if short and not self.short_lived:  # once per streak
+            log(
+                f"Warning: Cedana issued credentials that expire in {lifetime:.0f}s"
+                f" (at {format_time(credentials.expiration)}; {clock_note(now, date)}); STS"
+                " issues 15 minutes at least, so a clock is probably off: check the node's time"
+                f" sync. Refreshes stay at least {self.config.min_delay:g}s apart",
+                error=True,
             )
+        self.short_lived = short
 
     def warn_on_bucket_mismatch(self, credentials: Credentials) -> None:
         configured = self.config.s3_bucket
@@ -405,100 +759,195 @@ class Refresher(threading.Thread):
                 error=True,
             )
 
-
-class _Quiet(BaseHTTPRequestHandler):
-    server_version = "cred-refresher"
-    sys_version = ""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """No access logs: they add noise and nothing a user needs."""
-
-    def reply(self, status: int, body: str, content_type: str = "text/plain") -> None:
-        payload = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+    def warn_on_key_prefix(self, credentials: Credentials) -> None:
+        key_prefix, prefix = self.config.key_prefix, credentials.prefix
+        if not key_prefix or covers(prefix, key_prefix) or prefix in self.prefixes_warned:
+            return
+        self.prefixes_warned.add(prefix)
+        log(
+            f"Warning: Cedana's credentials only allow keys under {prefix.rstrip('/')!r}/ but"
+            f" Vector writes keys under KEY_PREFIX {key_prefix!r}; S3 will refuse those writes"
+            " (403 AccessDenied). Check Vector's key_prefix (it must start with the prefix"
+            " above) and the prefix Cedana has for this cluster",
+            error=True,
+        )
 
 
-def credentials_handler(state: State, token_file: Path | None) -> type[BaseHTTPRequestHandler]:
-    class Handler(_Quiet):
-        def do_GET(self) -> None:
-            if self.path.split("?", 1)[0] != CREDENTIALS_PATH:
-                self.reply(404, "not found\n")
-                return
-            if token_file is not None and not self.authorized():
-                self.reply(401, "unauthorized\n")
-                return
+# --- Serving ----------------------------------------------------------------------------------
+
+
+def _parse_request(head: bytes) -> tuple[str, str, dict[str, str]] | None:
+    """(method, path, lower-cased headers) of a request head, or None if it is not HTTP."""
+    lines = re.split(r"\r?\n", head.decode("latin-1"))
+    parts = lines[0].split()
+    if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+        return None
+    headers = {}
+    for line in lines[1:]:
+        name, separator, value = line.partition(":")
+        if separator:
+            headers[name.strip().lower()] = value.strip()
+    return parts[0], parts[1].split("?", 1)[0], headers
+
+
+def _send(conn: socket.socket, status: int, body: str, content_type: str = TEXT) -> None:
+    payload = body.encode()
+    head = (
+        f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+    )
+    with contextlib.suppress(OSError):
+        # Non-blocking: an answer of a few hundred bytes fits the socket's buffer at once.
+        conn.send(head.encode() + payload)
+
+
+class Server:
+    """Answers one request per connection, all on one thread, whatever the clients do.
+
+    A connection costs no thread: it waits in a selector until its request has arrived, for at
+    most `timeout` seconds, and beyond MAX_WAITING waiting connections the oldest is dropped.
+    So idle or slow clients can neither pile up threads nor hold off the kubelet's probes.
+    Handlers only read memory and a small token file, so answering inline is quick.
+    """
+
+    def __init__(self, listener: socket.socket, handler: Handler, timeout: float) -> None:
+        self.listener, self.handler, self.timeout = listener, handler, timeout
+        self.selector = selectors.DefaultSelector()
+        # Each waiting connection's deadline and what it sent so far, oldest first.
+        self.waiting: dict[socket.socket, tuple[float, bytearray]] = {}
+        listener.setblocking(False)
+        self.selector.register(listener, selectors.EVENT_READ)
+
+    def run(self) -> None:
+        while True:
+            now = time.monotonic()
+            while self.waiting and self.oldest()[1][0] <= now:
+                self.drop(self.oldest()[0])
+            wait = self.oldest()[1][0] - now if self.waiting else None
+            for key, _ in self.selector.select(wait):
+                if key.data is None:
+                    self.accept()
+                elif key.data in self.waiting:
+                    self.receive(key.data)
+
+    def oldest(self) -> tuple[socket.socket, tuple[float, bytearray]]:
+        return next(iter(self.waiting.items()))
+
+    def accept(self) -> None:
+        try:
+            conn, _address = self.listener.accept()
+        except OSError:  # the client gave up already, or no descriptor is left
+            return
+        if len(self.waiting) >= MAX_WAITING:
+            self.drop(self.oldest()[0])
+        conn.setblocking(False)
+        self.waiting[conn] = (time.monotonic() + self.timeout, bytearray())
+        self.selector.register(conn, selectors.EVENT_READ, conn)
+
+    def receive(self, conn: socket.socket) -> None:
+        try:
+            chunk = conn.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        received = self.waiting[conn][1]
+        received += chunk
+        end = _HEAD_END.search(received)
+        if end is not None:
+            self.answer(conn, bytes(received[: end.start()]))
+        elif len(received) > MAX_REQUEST:
+            _send(conn, 431, "request too large\n")
+        elif chunk:
+            return  # more to come
+        self.drop(conn)
+
+    def answer(self, conn: socket.socket, head: bytes) -> None:
+        request = _parse_request(head)
+        if request is None:
+            _send(conn, 400, "bad request\n")
+            return
+        try:
+            _send(conn, *self.handler(*request))
+        except Exception:  # a bug answers 500; the server goes on
+            _send(conn, 500, "internal error\n")
+
+    def drop(self, conn: socket.socket) -> None:
+        self.selector.unregister(conn)
+        del self.waiting[conn]
+        conn.close()
+
+
+def credentials_handler(state: State, token_file: str | None) -> Handler:
+    def authorized(given: str) -> bool:
+        assert token_file is not None
+        try:
+            expected = Path(token_file).read_text(encoding="utf-8").strip()
+        except (OSError, ValueError):
+            return False
+        return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+    def handle(method: str, path: str, headers: dict[str, str]) -> tuple[int, str, str]:
+        if path != CREDENTIALS_PATH:
+            return 404, "not found\n", TEXT
+        if method != "GET":
+            return 405, "method not allowed\n", TEXT
+        # Re-read per request, so a rotated token applies at once.
+        if token_file is not None and not authorized(headers.get("authorization", "")):
+            return 401, "unauthorized\n", TEXT
+        credentials = state.current()
+        if credentials is None:
+            return 503, "no unexpired credentials\n", TEXT
+        return 200, json.dumps(credentials.document()), "application/json"
+
+    return handle
+
+
+def health_handler(state: State, refresher: Refresher) -> Handler:
+    def handle(method: str, path: str, headers: dict[str, str]) -> tuple[int, str, str]:
+        if method != "GET":
+            return 405, "method not allowed\n", TEXT
+        if path == "/health":
+            # An API outage keeps this at 200: restarting the pod would not help. A refresher
+            # that died or hangs is another matter.
+            if not refresher.is_alive():
+                return 503, "refresher stopped\n", TEXT
+            if refresher.stalled():
+                return 503, "refresher stalled: an attempt is overdue\n", TEXT
+            return 200, "OK\n", TEXT
+        if path == "/ready":
             credentials = state.current()
             if credentials is None:
-                self.reply(503, "no unexpired credentials\n")
-                return
-            self.reply(200, json.dumps(credentials.document()), "application/json")
+                return 503, "NOT READY: no unexpired credentials\n", TEXT
+            return 200, f"READY (expires: {format_time(credentials.expiration)})\n", TEXT
+        return 404, "not found\n", TEXT
 
-        def authorized(self) -> bool:
-            assert token_file is not None
-            try:
-                expected = token_file.read_text().strip()
-            except OSError:
-                return False
-            given = self.headers.get("Authorization", "")
-            return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
-
-    return Handler
+    return handle
 
 
-def health_handler(state: State, refresher: threading.Thread) -> type[BaseHTTPRequestHandler]:
-    class Handler(_Quiet):
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == "/health":
-                # An API outage keeps this at 200: restarting the pod would not help.
-                if refresher.is_alive():
-                    self.reply(200, "OK\n")
-                else:
-                    self.reply(503, "refresher stopped\n")
-            elif path == "/ready":
-                credentials = state.current()
-                if credentials is None:
-                    self.reply(503, "NOT READY: no unexpired credentials\n")
-                else:
-                    self.reply(200, f"READY (expires: {format_time(credentials.expiration)})\n")
-            else:
-                self.reply(404, "not found\n")
-
-    return Handler
+def listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            with contextlib.suppress(OSError, AttributeError):
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind((host, port))
+        # Room for a burst of connections while the server thread is busy with one.
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-
-class _Server6(_Server):
-    address_family = socket.AF_INET6
-
-    def server_bind(self) -> None:
-        with contextlib.suppress(OSError, AttributeError):
-            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        super().server_bind()
-
-
-def serve(host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
-    server_class = _Server6 if ":" in host else _Server
-    server = server_class((host, port), handler)
-    threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
-    ).start()
-    return server
-
-
-def serve_all_interfaces(port: int, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+def listen_all_interfaces(port: int) -> socket.socket:
     """Dual-stack where the node has IPv6, IPv4 otherwise: the kubelet probes the pod IP."""
     try:
-        return serve("::", port, handler)
+        return listen("::", port)
     except OSError:
-        return serve("0.0.0.0", port, handler)  # noqa: S104 - the probes come from the node
+        return listen("0.0.0.0", port)  # noqa: S104 - the probes come from the node
 
 
 def main(env: dict[str, str] | None = None) -> int:
@@ -515,42 +964,55 @@ def main(env: dict[str, str] | None = None) -> int:
     log(f"  Credentials File: {config.credentials_file}")
     host, port = config.endpoint
     log(f"  Credentials Endpoint: http://{host}:{port}{CREDENTIALS_PATH}")
+    if config.api_scheme == "http" and not is_loopback(config.api_host):
+        log(
+            "Warning: INSECURE_CEDANA_URL: the auth token crosses the network in clear;"
+            " only for a stand-in API in tests",
+            error=True,
+        )
 
     state, stop = State(), threading.Event()
     first_delay = 0.0
     saved = read_credentials_file(config.credentials_file, now_utc())
     if saved is not None:
         state.set(saved)
-        first_delay = next_refresh_delay(now_utc(), saved.expiration, config.refresh_interval)
+        first_delay = refresh_delay(
+            now_utc(),
+            saved.expiration,
+            config.refresh_interval,
+            0.0,
+            random.Random(),  # noqa: S311
+        )
         log(
             f"Reusing unexpired credentials from {config.credentials_file}"
             f" (expires: {format_time(saved.expiration)}, bucket: {saved.bucket},"
             f" prefix: {saved.prefix})"
         )
 
+    # SIGTERM and SIGINT are blocked before any thread starts, so every thread inherits the mask
+    # and the signals wait for sigwait below: no handler runs inside another thread's lock.
+    signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
     refresher = Refresher(config, state, stop, first_delay)
     try:
-        servers = [
-            serve(host, port, credentials_handler(state, config.token_file)),
-            serve_all_interfaces(config.health_port, health_handler(state, refresher)),
+        listeners = [
+            (listen(host, port), credentials_handler(state, config.token_file)),
+            (listen_all_interfaces(config.health_port), health_handler(state, refresher)),
         ]
     except OSError as error:
         log(f"Cannot listen: {error}", error=True)
         return 1
+    for listener, handler in listeners:
+        server = Server(listener, handler, config.connection_timeout)
+        threading.Thread(target=server.run, daemon=True).start()
     log(f"Health server listening on :{config.health_port}")
-
-    def request_stop(signum: int, _frame: object) -> None:
-        log(f"Received {signal.Signals(signum).name}, shutting down")
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
     refresher.start()
-    while not stop.wait(1.0):
-        pass
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+
+    received = signal.sigwait(signals)
+    log(f"Received {signal.Signals(received).name}, shutting down")
+    stop.set()
+    for listener, _ in listeners:
+        listener.close()
     log("Shutting down")
     return 0
 

@@ -54,3 +54,23 @@ def cluster(size: int, gpu_every: int = 4) -> tuple[list[Node], list[Node]]:
             node = Node(f"node-{i}", CPU_NODE.labels)
         nodes.append(node)
     return nodes, gpus
+
+
+# The simulated cluster's mix: one control-plane node, a GPU node of every platform in turn
+# (every fourth node), CPU nodes for the rest. The kind of each node is one of these names.
+GPU_KINDS = {**GPU_NODES, "eks-node-group": OTHER_GPU_NODES["eks-node-group"]}
+
+
+def mix(size: int) -> list[tuple[str, Node]]:
+    """(kind, node) for `size` nodes: kind is cpu, control-plane or a GPU platform."""
+    kinds = list(GPU_KINDS.items())
+    nodes = [("control-plane", Node("control-plane-0", CONTROL_PLANE.labels, CONTROL_PLANE.taints))]
+    gpu = 0
+    for i in range(1, size):
+        if i % 4 == 3:
+            kind, shape = kinds[gpu % len(kinds)]
+            gpu += 1
+            nodes.append((kind, Node(f"gpu-{kind}-{i}", shape.labels, shape.taints)))
+        else:
+            nodes.append(("cpu", Node(f"cpu-{i}", CPU_NODE.labels)))
+    return nodes[:size]

@@ -27,7 +27,7 @@ from tests.support.sidecar import (
     Launcher,
     Sidecar,
     eventually,
-    http_get,
+    ready,
     s3_client_through,
 )
 
@@ -43,10 +43,6 @@ def launch(tmp_path: Path, api: FakeCedana) -> Iterator[Callable[..., Sidecar]]:
     launcher = Launcher(tmp_path, api)
     yield launcher.start
     launcher.finish()
-
-
-def ready(sidecar: Sidecar, generation: int = 1) -> None:
-    eventually(lambda: sidecar.listening() and sidecar.serves(generation), what="credentials")
 
 
 # --- The request, the document, the file -----------------------------------------------------
@@ -246,39 +242,52 @@ def test_the_endpoint_refuses_a_missing_or_wrong_token(launch: Callable[..., Sid
     assert sidecar.credentials(token="rotated-token")[0] == 200
 
 
-def non_loopback_addresses() -> set[str]:
-    """This machine's IPv4 addresses other than loopback (a UDP connect sends no packet)."""
-    found = set()
-    for target in ("10.255.255.255", "172.31.255.255", "192.168.255.255"):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            try:
-                probe.connect((target, 9))
-            except OSError:
-                continue
-            found.add(probe.getsockname()[0])
-    return {a for a in found if not a.startswith("127.")}
-
-
 def listening_addresses(port: int) -> set[str]:
-    """Local addresses with a listening TCP socket on the port, from /proc/net/tcp."""
-    addresses = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        local, state = line.split()[1], line.split()[3]
-        address, local_port = local.split(":")
-        if int(local_port, 16) == port and state == "0A":
-            addresses.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
-    return addresses
+    """Local addresses of the TCP sockets listening on the port, from the kernel's tables.
+
+    Read from /proc/net/tcp and /proc/net/tcp6 (state 0A is LISTEN) rather than by connecting:
+    tests never talk to anything but loopback.
+    """
+    found = set()
+    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+        path = Path(table)
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            fields = line.split()
+            address, local_port = fields[1].split(":")
+            if int(local_port, 16) != port or fields[3] != "0A":
+                continue
+            # The kernel prints each 32-bit word of the address in host (little-endian) order.
+            raw = bytes.fromhex(address)
+            raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            found.add(socket.inet_ntop(family, raw))
+    return found
 
 
 def test_the_endpoint_listens_on_loopback_only(launch: Callable[..., Sidecar]) -> None:
     sidecar = launch()
     ready(sidecar)
     assert listening_addresses(sidecar.endpoint_port) == {"127.0.0.1"}
-    for address in non_loopback_addresses():
-        with pytest.raises(OSError):
-            socket.create_connection((address, sidecar.endpoint_port), timeout=2).close()
-        # The health port, unlike the endpoint, answers on every interface.
-        assert http_get(f"http://{address}:{sidecar.health_port}/health")[0] == 200
+    # The health port, unlike the endpoint, listens on every interface: the kubelet probes it.
+    assert listening_addresses(sidecar.health_port) <= {"::", "0.0.0.0"}
+    assert listening_addresses(sidecar.health_port)
+
+
+def test_the_kernel_table_reader_sees_loopback_listeners() -> None:
+    """The check above is only as good as its reader: it must tell loopback from any address."""
+    with socket.socket() as v4:
+        v4.bind(("127.0.0.1", 0))
+        v4.listen()
+        assert listening_addresses(v4.getsockname()[1]) == {"127.0.0.1"}
+    with socket.socket(socket.AF_INET6) as v6:
+        v6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        try:
+            v6.bind(("::1", 0))
+        except OSError:
+            return  # no IPv6 loopback on this machine
+        v6.listen()
+        assert listening_addresses(v6.getsockname()[1]) == {"::1"}
 
 
 @pytest.mark.parametrize(
@@ -286,9 +295,16 @@ def test_the_endpoint_listens_on_loopback_only(launch: Callable[..., Sidecar]) -
     [
         ("CREDENTIALS_ENDPOINT", "0.0.0.0:9099"),
         ("CREDENTIALS_ENDPOINT", "192.0.2.2:9099"),
+        ("CREDENTIALS_ENDPOINT", "127.0.0.1:70000"),
         ("REFRESH_INTERVAL", "45 minutes"),
+        ("MIN_REFRESH_DELAY", "soon"),
         ("HEALTH_PORT", "http"),
+        ("HEALTH_PORT", "0"),
         ("CEDANA_URL", ""),
+        # Plain http would send the auth token in clear to anything but this machine.
+        ("CEDANA_URL", "http://api.cedana.example"),
+        ("CEDANA_URL", "https://api.cedana.example/?cluster=1"),
+        ("CEDANA_URL", "https://user:secret@api.cedana.example"),
         ("CEDANA_AUTH_TOKEN", ""),
         ("CLUSTER_ID", ""),
     ],
@@ -297,8 +313,81 @@ def test_a_bad_environment_stops_the_sidecar_naming_the_variable(
     launch: Callable[..., Sidecar], variable: str, value: str
 ) -> None:
     sidecar = launch(**{variable: value})
-    assert sidecar.process.wait(timeout=10) != 0
-    assert variable in sidecar.output()
+    assert sidecar.process.wait(timeout=10) == 2
+    output = sidecar.output()
+    assert variable in output
+    assert "Traceback" not in output
+    assert "secret" not in output  # a password in a URL is not echoed
+
+
+GOOD_ENV = {
+    "CEDANA_URL": "https://api.cedana.example",
+    "CEDANA_AUTH_TOKEN": AUTH_TOKEN,
+    "CLUSTER_ID": CLUSTER_ID,
+}
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CEDANA_URL", "http://10.0.0.1:8080"),
+        ("CEDANA_URL", "http://127.0.0.1.example"),
+        ("CEDANA_URL", "ftp://127.0.0.1/"),
+        ("CEDANA_URL", "https://"),
+        ("CEDANA_URL", "https:///v2"),
+        ("CEDANA_URL", "https://api.cedana.example:99999"),
+        ("CEDANA_URL", "https://api.cedana.example:https"),
+        ("CEDANA_URL", "https://[::1"),
+        ("CEDANA_URL", "https://api.cedana.example/#top"),
+        ("CEDANA_URL", "https://api.cedana.example/?"),
+        ("CEDANA_URL", "https://api.cedana.example/a b"),
+        ("CEDANA_URL", "https://api.cedana.example/\nx"),
+        ("CEDANA_URL", "api.cedana.example"),
+        ("CEDANA_AUTH_TOKEN", "two words"),
+        ("CREDENTIALS_ENDPOINT", "127.0.0.1"),
+        ("CREDENTIALS_ENDPOINT", ":9099"),
+        ("CREDENTIALS_ENDPOINT", "127.0.0.1:0"),
+        ("CREDENTIALS_ENDPOINT", "127.0.0.1:-1"),
+        ("CREDENTIALS_ENDPOINT", "127.0.0.1:http"),
+        ("CREDENTIALS_ENDPOINT", "[::2]:9099"),
+        ("CREDENTIALS_ENDPOINT", "localhost.example:9099"),
+        ("HEALTH_PORT", "65536"),
+        ("HEALTH_PORT", "\uff18\uff10\uff18\uff11"),  # fullwidth digits
+        ("STALL_TIMEOUT", "0"),
+        ("CONNECTION_TIMEOUT", "-1s"),
+    ],
+)
+def test_each_unusable_setting_is_refused_naming_its_variable(variable: str, value: str) -> None:
+    with pytest.raises(refresher.StartupError, match=variable):
+        refresher.load_config({**GOOD_ENV, variable: value})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.cedana.example",
+        "https://api.cedana.example:8443/base/",
+        "http://127.0.0.1:8080",
+        "http://127.1.2.3",
+        "http://[::1]:8080",
+        "http://localhost:8080",
+    ],
+)
+def test_https_anywhere_and_plain_http_to_loopback_are_accepted(url: str) -> None:
+    config = refresher.load_config({**GOOD_ENV, "CEDANA_URL": url})
+    assert config.api_path.endswith("/v2/monitoring/credentials")
+    assert AUTH_TOKEN not in repr(config)
+
+
+def test_plain_http_elsewhere_needs_the_explicit_insecure_setting() -> None:
+    """The end-to-end tests' stand-in API is plain http on another container."""
+    env = {**GOOD_ENV, "CEDANA_URL": "http://172.18.0.3:8080"}
+    with pytest.raises(refresher.StartupError, match="CEDANA_URL"):
+        refresher.load_config(env)
+    with pytest.raises(refresher.StartupError, match="INSECURE_CEDANA_URL"):
+        refresher.load_config({**env, "INSECURE_CEDANA_URL": "yes"})
+    config = refresher.load_config({**env, "INSECURE_CEDANA_URL": "true"})
+    assert (config.api_scheme, config.api_host, config.api_port) == ("http", "172.18.0.3", 8080)
 
 
 # --- Shutdown --------------------------------------------------------------------------------

@@ -78,6 +78,7 @@ class VectorCredentialsArgs:
                 bucket=bucket,
                 script_checksum=script_checksum(script),
                 key_prefix=static_prefix(settings.vector_key_prefix),
+                insecure_cedana_url=settings.insecure_cedana_url,
             ),
             script=script,
             aws_access_key_id=key_id,

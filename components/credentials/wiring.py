@@ -55,6 +55,9 @@ class RefresherSettings:
     # The static part of Vector's key prefix: the refresher warns when the Cedana API's
     # session policy (its `prefix`) does not cover it.
     key_prefix: str
+    # A plain-http Cedana URL that is not loopback (an end-to-end stand-in) must be allowed
+    # explicitly, in the refresher too.
+    insecure_cedana_url: bool = False
 
 
 def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
@@ -83,6 +86,7 @@ def refresher_container(s: RefresherSettings) -> dict[str, Any]:
         {"name": "HEALTH_PORT", "value": str(REFRESHER_HEALTH_PORT)},
         {"name": "S3_BUCKET", "value": s.bucket},
         {"name": "KEY_PREFIX", "value": s.key_prefix},
+        *([{"name": "INSECURE_CEDANA_URL", "value": "true"}] if s.insecure_cedana_url else []),
         {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
         {"name": "PYTHONUNBUFFERED", "value": "1"},
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,6 +25,9 @@ from simulation.cedana_api import FakeCedana, free_port, key_id
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "cred_refresher" / "cred_refresher.py"
+# The interpreter that runs the sidecar: the tests' own unless CRED_REFRESHER_PYTHON names
+# another, e.g. the production image's Python 3.13.
+PYTHON = os.environ.get("CRED_REFRESHER_PYTHON") or sys.executable
 AUTH_TOKEN = "cedana-test-token-5f0e9d8c7b6a"
 CLUSTER_ID = "5b1f3a2e-9c4d-4e7f-8a6b-0d1c2e3f4a5b"
 ENDPOINT_TOKEN = "endpoint-token-0a1b2c3d4e5f"
@@ -39,10 +43,13 @@ def eventually(check: Callable[[], bool], timeout: float = 20.0, what: str = "")
     raise AssertionError(f"timed out waiting for {what or check}")
 
 
-def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def http_get(
+    url: str, headers: dict[str, str] | None = None, timeout: float = 5
+) -> tuple[int, bytes]:
+    assert url.startswith(("http://127.0.0.1:", "http://[::1]:")), "tests talk to loopback only"
     request = urllib.request.Request(url, headers=headers or {})
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -83,10 +90,24 @@ class Sidecar:
     def output(self) -> str:
         return self.log_path.read_text()
 
+    def lines(self, text: str) -> list[str]:
+        """The output's lines that contain the text."""
+        return [line for line in self.output().splitlines() if text in line]
+
+    def threads(self) -> int:
+        """The process's thread count, from /proc/<pid>/status."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(r"^Threads:\s+(\d+)$", status, re.MULTILINE)[1])  # type: ignore[index]
+
     def stop(self) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=10)
+
+
+def ready(sidecar: Sidecar, generation: int = 1) -> None:
+    """Waits until the sidecar serves credentials of the generation."""
+    eventually(lambda: sidecar.listening() and sidecar.serves(generation), what="credentials")
 
 
 class Launcher:
@@ -116,12 +137,15 @@ class Launcher:
             "REQUEST_TIMEOUT": "2s",
             "RETRY_INITIAL_DELAY": "100ms",
             "RETRY_MAX_DELAY": "800ms",
+            # The production floor (5s) between calls to the API would slow every test down;
+            # the tests of the floor set it themselves.
+            "MIN_REFRESH_DELAY": "50ms",
         }
         env.update(overrides)
         log_path = self.tmp_path / f"sidecar-{len(self.started)}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [sys.executable, str(SCRIPT)], env=env, stdout=log, stderr=subprocess.STDOUT
+                [PYTHON, str(SCRIPT)], env=env, stdout=log, stderr=subprocess.STDOUT
             )
         sidecar = Sidecar(
             process, endpoint_port, health_port, log_path, self.credentials_file, self.token_file
