@@ -308,3 +308,10 @@ def test_the_e2e_standin_issues_credentials_that_write_to_the_store(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_every_workflow_installs_the_cli_of_the_pinned_sdk() -> None:
+    pinned = re.search(r"^pulumi==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M)
+    assert pinned
+    for name in ("preview.yml", "deploy.yml", "e2e.yml"):
+        assert workflow(name)["env"]["PULUMI_VERSION"] == pinned.group(1), name

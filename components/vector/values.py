@@ -102,6 +102,11 @@ def agent_values(
     # chart would otherwise render one for the API port.
     values["service"] = {"enabled": False}
     values["serviceHeadless"] = {"enabled": False}
+    # The chart would also list the `vector` sink's address as a container port; the agent
+    # listens on the API port only.
+    values["containerPorts"] = (
+        [{"name": "api", "containerPort": VECTOR_API_PORT, "protocol": "TCP"}] if pod.api else []
+    )
     # Only what host_metrics reads, read-only; the chart's defaults also mount /var/log and
     # /var/lib for log collection, which this stack does not do.
     values["defaultVolumes"] = [
