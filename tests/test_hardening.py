@@ -16,6 +16,8 @@ from components.config import Resources
 from scripts.budget import budget, settings_for, table
 from simulation.mock_program import ROOT, ProgramRun, fake_password, walk
 from tests.support.modes import MODE_CONFIG, run_mode
+from tests.test_settings import load as settings_of
+from tests.test_settings import problems
 
 READ_VERBS = {"get", "list", "watch"}
 HARDENED = {
@@ -99,8 +101,78 @@ def test_every_container_is_hardened_or_a_documented_exception(
 
 
 def test_the_dcgm_exception_adds_only_sys_admin(default_run: ProgramRun) -> None:
-    context = default_run.charts()["dcgm-exporters"].plain["values"]["securityContext"]
-    assert context["capabilities"] == {"add": ["SYS_ADMIN"], "drop": ["ALL"]}
+    values = default_run.charts()["dcgm-exporters"].plain["values"]
+    assert values["securityContext"] == {
+        "runAsNonRoot": False,
+        "runAsUser": 0,
+        "capabilities": {"add": ["SYS_ADMIN"], "drop": ["ALL"]},
+        "allowPrivilegeEscalation": False,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert values["podSecurityContext"] == {"seccompProfile": {"type": "RuntimeDefault"}}
+
+
+@pytest.mark.parametrize("api", [True, False])
+def test_vector_pods_are_probed_through_their_api(
+    program: Callable[..., ProgramRun], api: bool
+) -> None:
+    run = program(vectorApi=api)
+    check = {"httpGet": {"path": "/health", "port": 8686}, "timeoutSeconds": 5}
+    for release in ("vector", "vector-collector"):
+        values = run.charts()[release].plain["values"]
+        probes = {k: values.get(k) for k in ("startupProbe", "livenessProbe", "readinessProbe")}
+        if not api:
+            assert probes == dict.fromkeys(probes), release
+            continue
+        assert probes == {
+            "startupProbe": {**check, "periodSeconds": 10, "failureThreshold": 30},
+            "livenessProbe": {**check, "periodSeconds": 30, "failureThreshold": 3},
+            "readinessProbe": {**check, "periodSeconds": 10, "failureThreshold": 1},
+        }, release
+        api_address = values["customConfig"]["api"]
+        assert api_address == {"enabled": True, "address": "[::]:8686"}, release
+
+
+def test_the_collectors_buffer_survives_the_pod(program: Callable[..., ProgramRun]) -> None:
+    values = program().charts()["vector-collector"].plain["values"]
+    assert values["persistence"] == {
+        "enabled": True,
+        "accessModes": ["ReadWriteOnce"],
+        "size": "5Gi",
+    }
+    values = (
+        program(vectorCollectorStorageClass="gp3", vectorCollectorStorageSize="20Gi")
+        .charts()["vector-collector"]
+        .plain["values"]
+    )
+    assert values["persistence"]["storageClassName"] == "gp3"
+    assert values["persistence"]["size"] == "20Gi"
+    assert program(vectorCollectorPersistence=False).charts()["vector-collector"].plain["values"][
+        "persistence"
+    ] == {"enabled": False}
+
+
+def test_without_persistence_the_buffer_volume_is_bounded(
+    program: Callable[..., ProgramRun],
+) -> None:
+    values = program(vectorCollectorPersistence=False).charts()["vector-collector"].plain["values"]
+    assert values["persistence"] == {"enabled": False}
+    assert {"name": "buffer", "emptyDir": {"sizeLimit": "4506Mi"}} in values["extraVolumes"]
+    assert {"name": "buffer", "mountPath": "/vector-data-dir/buffer"} in values["extraVolumeMounts"]
+    persistent = program().charts()["vector-collector"].plain["values"]
+    assert [v["name"] for v in persistent["extraVolumes"]] == [
+        "aws-credentials",
+        "cred-refresher-script",
+        "credentials-endpoint-token",
+    ]
+
+
+def test_a_volume_too_small_for_the_buffer_is_refused() -> None:
+    error = problems(vectorCollectorStorageSize="4Gi")
+    assert error.keys == ["vectorCollectorStorageSize"]
+    assert "at least 4505Mi" in str(error)
+    # Without persistence the size does not matter.
+    assert settings_of(vectorCollectorStorageSize="1Gi", vectorCollectorPersistence="false")
 
 
 def roles(run: ProgramRun) -> list[dict[str, Any]]:

@@ -38,6 +38,8 @@ def dcgm_values(
         "resources": resources.to_kubernetes(),
         "service": {"enable": True, "port": DCGM_PORT},
         "imagePullSecrets": images.pull_secret_refs(),
+        # The pod runs with the runtime's default seccomp profile; the chart sets none.
+        "podSecurityContext": {"seccompProfile": dict(RUNTIME_DEFAULT_SECCOMP)},
         # Exception: dcgm-exporter runs as root with SYS_ADMIN (the profiling metrics
         # DCGM_FI_PROF_* need it) and reads the kubelet's pod-resources socket from the host;
         # its root filesystem stays writable because the embedded DCGM host engine writes

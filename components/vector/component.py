@@ -12,7 +12,7 @@ from components.common.cluster import Cluster
 from components.common.names import VECTOR_AGENT_RELEASE, VECTOR_COLLECTOR_RELEASE
 from components.config import Settings
 from components.credentials.wiring import CredentialWiring
-from components.vector.values import buffer_volume_size, limit_buffer_volume, release_values
+from components.vector.values import release_values
 
 
 @dataclass(frozen=True)
@@ -36,31 +36,20 @@ class Vector(pulumi.ComponentResource):
         super().__init__("cedana:monitoring:Vector", name, {}, opts)
         settings = args.settings
         agent, collector = release_values(settings, args.cluster, args.bucket, args.wiring)
-        size_limit = buffer_volume_size(settings.vector_collector_buffer_bytes)
         source = chart_source(
             "vector", settings.vector_chart_version, settings.charts_dir, settings.chart_repository
         )
-
-        def bounded_buffer(
-            args: pulumi.ResourceTransformArgs,
-        ) -> pulumi.ResourceTransformResult | None:
-            kind = args.type_.rsplit(":", 1)[-1]
-            props = limit_buffer_volume(kind, dict(args.props), size_limit)
-            return pulumi.ResourceTransformResult(props, args.opts)
 
         for role, release, values in (
             ("agent", VECTOR_AGENT_RELEASE, agent),
             ("collector", VECTOR_COLLECTOR_RELEASE, collector),
         ):
-            transforms = []
-            if role == "collector" and not settings.vector_collector_persistence:
-                transforms.append(bounded_buffer)
             k8s.helm.v4.Chart(
                 f"{name}-{role}",
                 **source.args(),
                 name=release,
                 namespace=args.cluster.namespace_output,
                 values=values,
-                opts=pulumi.ResourceOptions(parent=self, transforms=transforms or None),
+                opts=pulumi.ResourceOptions(parent=self),
             )
         self.register_outputs({})

@@ -137,10 +137,21 @@ def collector_values(
     pod: VectorPodSettings,
     wiring: CredentialWiring,
     persistence: dict[str, Any],
+    buffer_bytes: int,
 ) -> dict[str, Any]:
     """The single writer: a StatefulSet (the chart's Aggregator role) whose disk buffer lives
     on a volume claim, so a drain, an eviction or a new node loses nothing."""
     values = _common(config, pod, wiring)
+    if not persistence["enabled"]:
+        # The chart then gives the data dir an emptyDir without a limit; the buffer itself
+        # (Vector keeps it in <data_dir>/buffer) gets an emptyDir bounded to its size, so a full
+        # buffer never counts against the node's ephemeral storage beyond that.
+        bounded = {"name": "buffer", "emptyDir": {"sizeLimit": buffer_volume_size(buffer_bytes)}}
+        values["extraVolumes"] = [*values["extraVolumes"], bounded]
+        values["extraVolumeMounts"] = [
+            *values["extraVolumeMounts"],
+            {"name": "buffer", "mountPath": f"{DATA_DIR}/buffer"},
+        ]
     values["role"] = "Aggregator"
     values["replicas"] = 1
     # One replica, replaced by deleting first: never two writers, not even during a rollout.
@@ -157,8 +168,6 @@ def collector_values(
 
 def collector_persistence(settings: Settings) -> dict[str, Any]:
     if not settings.vector_collector_persistence:
-        # The chart then gives the data dir an emptyDir without a limit; the component's
-        # transform (`limit_buffer_volume`) bounds it to the buffer.
         return {"enabled": False}
     persistence: dict[str, Any] = {
         "enabled": True,
@@ -168,17 +177,6 @@ def collector_persistence(settings: Settings) -> dict[str, Any]:
     if settings.vector_collector_storage_class:
         persistence["storageClassName"] = settings.vector_collector_storage_class
     return persistence
-
-
-def limit_buffer_volume(kind: str, props: dict[str, Any], size_limit: str) -> dict[str, Any]:
-    """The chart's `data` emptyDir of a workload, given a sizeLimit (pure; a transform)."""
-    if kind not in ("StatefulSet", "Deployment"):
-        return props
-    pod = props.get("spec", {}).get("template", {}).get("spec", {})
-    for volume in pod.get("volumes") or []:
-        if volume.get("name") == "data" and "emptyDir" in volume:
-            volume["emptyDir"] = {**(volume["emptyDir"] or {}), "sizeLimit": size_limit}
-    return props
 
 
 def sink_settings(settings: Settings, bucket: pulumi.Input[str]) -> SinkSettings:
@@ -258,5 +256,6 @@ def release_values(
         pod(settings.vector_collector_resources, VECTOR_COLLECTOR_RELEASE),
         wiring,
         collector_persistence(settings),
+        settings.vector_collector_buffer_bytes,
     )
     return agent, collector
