@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -449,3 +450,30 @@ def test_the_budget_counts_the_sidecar_and_dcgm_only_where_they_run() -> None:
     assert default.cluster[0].resources == Resources(
         requests={"cpu": "200m", "memory": "512Mi"}, limits={"cpu": "1", "memory": "2Gi"}
     )
+
+
+def port_names(value: Any) -> list[str]:
+    """Every named container or service port anywhere in a tree of values or objects."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        if "name" in value and ("containerPort" in value or "targetPort" in value):
+            found.append(value["name"])
+        for item in value.values():
+            found += port_names(item)
+    elif isinstance(value, list):
+        for item in value:
+            found += port_names(item)
+    return found
+
+
+@pytest.mark.parametrize("mode", sorted(MODE_CONFIG))
+def test_every_port_name_is_one_the_api_server_accepts(
+    program: Callable[..., ProgramRun], mode: str
+) -> None:
+    # IANA service names: at most 15 characters (the schemas do not say; the API server does).
+    run = run_mode(program, mode)
+    names = port_names([r.plain for r in run.resources])
+    assert names
+    for name in names:
+        assert len(name) <= 15 and re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", name), name
+        assert re.search("[a-z]", name), name

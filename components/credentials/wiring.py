@@ -97,7 +97,7 @@ def refresher_container(s: RefresherSettings) -> dict[str, Any]:
         "command": ["python3", f"{SCRIPT_DIR}/{SCRIPT_FILE}"],
         "env": env,
         "ports": [
-            {"name": "refresher-health", "containerPort": REFRESHER_HEALTH_PORT, "protocol": "TCP"}
+            {"name": "cred-health", "containerPort": REFRESHER_HEALTH_PORT, "protocol": "TCP"}
         ],
         "volumeMounts": [
             {"name": "cred-refresher-script", "mountPath": SCRIPT_DIR, "readOnly": True},

@@ -29,6 +29,7 @@ BINARIES = (
 STAGES = Path(__file__).with_name("kwok_stages.yaml")
 # Pod addresses kwok hands out: room for a million pods (never routed: nothing runs).
 POD_CIDR = "10.128.0.0/10"
+NODE_IP = "192.0.2.10"
 
 
 def missing_binaries() -> list[str]:
@@ -191,7 +192,10 @@ class ControlPlane:
                 "--manage-all-nodes=false",
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                 "--manage-nodes-with-label-selector=",
-                "--node-ip=127.0.0.1",
+                # Nodes need an address that is not loopback (an EndpointSlice refuses one, and
+                # Pulumi then waits for a Service's endpoints forever). Nothing connects to it:
+                # no kubelet runs. TEST-NET-1 (RFC 5737) is never routed.
+                f"--node-ip={NODE_IP}",
                 f"--node-port={p['kwok']}",
                 f"--server-address=127.0.0.1:{p['kwok']}",
                 f"--tls-cert-file={kwok_serving.cert}",

@@ -231,6 +231,7 @@ def project_copy(workdir: Path) -> Path:
 
 
 def pulumi_env(workdir: Path, kubeconfig: Path) -> dict[str, str]:
+    (workdir / "state").mkdir(exist_ok=True)
     return {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(Path.home()),
