@@ -69,6 +69,7 @@ class Registered:
     provider: str | None
     parent: str | None = None
     delete_before_replace: bool = False
+    dependencies: tuple[str, ...] = ()
 
     @property
     def plain(self) -> dict[str, Any]:
@@ -162,6 +163,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.recording.pending_parent[(request.type, request.name)] = (
             request.parent or None,
             request.deleteBeforeReplace,
+            tuple(request.dependencies),
         )
         return super().RegisterResource(request)
 
@@ -171,11 +173,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def __init__(self, run: ProgramRun) -> None:
         self.run = run
-        self.pending_parent: dict[tuple[str, str], tuple[str | None, bool]] = {}
+        self.pending_parent: dict[tuple[str, str], tuple[str | None, bool, tuple[str, ...]]] = {}
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
-        parent, delete_before_replace = self.pending_parent.pop(
-            (args.typ, args.name), (None, False)
+        parent, delete_before_replace, dependencies = self.pending_parent.pop(
+            (args.typ, args.name), (None, False, ())
         )
         self.run.resources.append(
             Registered(
@@ -186,6 +188,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 provider=args.provider,
                 parent=parent,
                 delete_before_replace=delete_before_replace,
+                dependencies=dependencies,
             )
         )
         outputs = dict(args.inputs)

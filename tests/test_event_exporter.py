@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 
 import yaml
 
-from components.event_exporter.specs import config_text, exporter_config
+from components.event_exporter.specs import STDOUT_LAYOUT
 from simulation.mock_program import ProgramRun
 
 READ_VERBS = {"get", "list", "watch"}
@@ -75,8 +76,11 @@ def test_a_config_change_rolls_the_pod(program: Callable[..., ProgramRun]) -> No
             "cedana.ai/config-checksum"
         ]
 
-    assert checksum(program()) != checksum(program(eventExporterMaxEventAgeSeconds=1200))
-    assert config_text(900) == config_text(900)
+    default = program()
+    config = default.one("kubernetes:core/v1:ConfigMap", "event-exporter-config").plain["data"]
+    # The annotation is the config's own hash, so an unchanged config never rolls the pod.
+    assert checksum(default) == hashlib.sha256(config["config.yaml"].encode()).hexdigest()
+    assert checksum(default) != checksum(program(eventExporterMaxEventAgeSeconds=1200))
 
 
 def test_the_exporter_pod_is_pinned_probed_and_unprivileged(default_run: ProgramRun) -> None:
@@ -104,5 +108,30 @@ def test_the_service_exposes_the_metrics_port(default_run: ProgramRun) -> None:
     assert service["spec"]["ports"][0]["port"] == 2112
 
 
-def test_the_exporter_config_is_plain_yaml_the_exporter_reads() -> None:
-    assert yaml.safe_load(config_text(900)) == exporter_config(900)
+def test_the_exporter_reads_exactly_this_config(default_run: ProgramRun) -> None:
+    config_map = default_run.one("kubernetes:core/v1:ConfigMap", "event-exporter-config")
+    assert yaml.safe_load(config_map.plain["data"]["config.yaml"]) == {
+        "logLevel": "info",
+        "logFormat": "json",
+        "metricsNamePrefix": "event_exporter_",
+        "maxEventAgeSeconds": 900,
+        "kubeQPS": 100,
+        "kubeBurst": 200,
+        "omitLookup": True,
+        "receivers": [{"name": "dump", "stdout": {"layout": STDOUT_LAYOUT}}],
+        "route": {"routes": [{"match": [{"receiver": "dump"}]}]},
+    }
+    assert STDOUT_LAYOUT["reason"] == "{{ .Reason }}"
+    assert set(STDOUT_LAYOUT) == {
+        "message",
+        "reason",
+        "type",
+        "count",
+        "kind",
+        "name",
+        "namespace",
+        "component",
+        "host",
+        "firstTimestamp",
+        "lastTimestamp",
+    }

@@ -227,3 +227,21 @@ def test_a_bad_configuration_stops_the_program_before_anything_is_registered(
 def test_the_cli_refuses_a_stack_without_a_required_key() -> None:
     with pytest.raises(MissingConfigError, match="s3Bucket"):
         run_program({"awsRegion": "us-east-1"})
+
+
+def test_vector_waits_for_its_credentials_and_the_namespace(default_run: ProgramRun) -> None:
+    vector = default_run.one("cedana:monitoring:Vector")
+    # A dependency on a component is one on each of its children: the pods start only once
+    # the Secrets and the refresher's ConfigMap they mount exist.
+    depends_on = {urn.split("::", 2)[-1].split("$", 1)[-1] for urn in vector.dependencies}
+    assert depends_on == {
+        "kubernetes:core/v1:Namespace::cedana-monitoring-foundation-namespace",
+        "kubernetes:core/v1:Secret::cedana-monitoring-foundation-cedana-credentials",
+        "kubernetes:core/v1:ConfigMap::cedana-monitoring-vector-credentials-refresher-script",
+        "kubernetes:core/v1:Secret::cedana-monitoring-vector-credentials-endpoint-token",
+        "random:index/randomPassword:RandomPassword"
+        "::cedana-monitoring-vector-credentials-endpoint-token",
+    }
+    # Every other part is placed in the namespace through its output, so it waits for it too.
+    secret = default_run.one("kubernetes:core/v1:Secret", "endpoint-token")
+    assert secret.plain["metadata"]["namespace"] == "cedana-monitoring"

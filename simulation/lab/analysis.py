@@ -39,12 +39,10 @@ class Delivery:
 
 
 def data_set_of(tags: dict[str, str], namespace: str | None) -> str:
-    collector = tags.get("collector")
-    if collector == "dcgm":
-        return "dcgm"
-    if collector:
-        return collector
-    return "host" if namespace == "host" else "unknown"
+    # Host metrics keep Vector's own `collector` tag (cpu, memory, …): known by namespace.
+    if namespace == "host":
+        return "host"
+    return tags.get("collector") or "unknown"
 
 
 def _parse_time(text: str) -> float:

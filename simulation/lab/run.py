@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import sys
@@ -106,6 +107,8 @@ class Lab:
     phases: list[tuple[str, float, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
         self.intervals = scaled(self.scale)
         self.nodes = [f"lab-node-{i}" for i in range(max(self.agents, 3))]
         self.gpu_nodes = self.nodes[1::2][:4]
@@ -311,7 +314,7 @@ def tolerances(intervals: dict[str, int]) -> dict[str, float]:
     return {name: every / 2 for name, every in by_data_set.items()}
 
 
-def figures(lab: Lab, window: tuple[float, float]) -> dict[str, Any]:
+def figures(lab: Lab, window: tuple[float, float], api_calls: int) -> dict[str, Any]:
     written_at = {w.key.split("?", 1)[0].split(f"/{BUCKET}/", 1)[-1]: w.at for w in lab.s3.writes}
     delivery = analysis.read_delivery(lab.moto.get_host_and_port()[1], BUCKET, written_at)
     served = analysis.compare_served(
@@ -350,7 +353,7 @@ def figures(lab: Lab, window: tuple[float, float]) -> dict[str, Any]:
         "latency_p50_seconds": round(p50, 1),
         "latency_p95_seconds": round(p95, 1),
         "events_per_second": round(events_per_second, 1),
-        "cedana_api_calls_per_hour": round(len(lab.cedana.requests) * 3600 / duration, 1),
+        "cedana_api_calls_per_hour": round(api_calls * 3600 / duration, 1),
         "credential_rotations": len(lab.cedana.expiry),
         "collector_cpu_seconds_per_1000_events": round(
             collector.cpu_seconds() / max(1, len(delivery.events)) * 1000, 3
@@ -392,7 +395,7 @@ def fault_run(workdir: Path, agents: int, scale: float) -> dict[str, Any]:
         lab.start()
         warm = max(30.0, 3 * lab.intervals["host_metrics"])
         time.sleep(warm)
-        begin = time.time()
+        begin, calls = time.time(), len(lab.cedana.requests)
         steady = 10 * max(lab.intervals.values())
         lab.phase("baseline", steady)
         lab.phase("s3_outage", 120, during=lab.s3.stop, after=lab.s3.start)
@@ -403,9 +406,9 @@ def fault_run(workdir: Path, agents: int, scale: float) -> dict[str, Any]:
         lab.phase("kill_agent", 30, during=lambda: lab.restart("agent-0"))
         lab.phase("agents_cut_off", 120, during=lab.relay.cut, after=lab.relay.start)
         lab.phase("recovery", 2 * steady / 3)
-        end = time.time()
+        end, calls = time.time(), len(lab.cedana.requests) - calls
         lab.drain(quiet=3 * lab.settings.vector_batch_timeout_secs, limit=240)
-        result = figures(lab, (begin, end))
+        result = figures(lab, (begin, end), calls)
         faults = [(s, e + 30) for name, s, e in lab.phases if name in ("s3_outage", "s3_403")]
         phase = result.pop("phase_gaps")
         result |= {
@@ -429,11 +432,11 @@ def steady_run(workdir: Path, agents: int, scale: float, seconds: float) -> dict
     try:
         lab.start()
         time.sleep(max(30.0, 3 * lab.intervals["host_metrics"]))
-        begin = time.time()
+        begin, calls = time.time(), len(lab.cedana.requests)
         lab.phase("steady", seconds)
-        end = time.time()
+        end, calls = time.time(), len(lab.cedana.requests) - calls
         lab.drain(quiet=3 * lab.settings.vector_batch_timeout_secs, limit=120)
-        result = figures(lab, (begin, end))
+        result = figures(lab, (begin, end), calls)
         result.pop("phase_gaps", None)
         return result
     finally:
