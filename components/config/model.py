@@ -194,7 +194,8 @@ class Settings(BaseModel):
     )
     prometheus_retention: Annotated[str, text(rules.prometheus_duration)] = setting(
         "6h",
-        description="How long Prometheus keeps samples; it only feeds federation.",
+        description="""How long Prometheus keeps samples; it only relays cAdvisor and DCGM to
+        the collector.""",
         example="6h",
     )
     prometheus_storage_size: Annotated[str, text(rules.memory_quantity)] = setting(
@@ -246,7 +247,10 @@ class Settings(BaseModel):
         example="<priority-class>",
     )
     vector_api: Annotated[bool, FLAG] = setting(
-        True, description="Vector's API on 127.0.0.1:8686 inside the pod (for `vector top`)."
+        True,
+        description="""Vector's API on :8686 in the agent and collector pods: the kubelet's
+        health probes and `vector top` (NetworkPolicy keeps other pods out); false turns off
+        both.""",
     )
     vector_key_prefix: Annotated[str, text(rules.key_prefix)] = setting(
         "vector/data/{{ tags.ts }}/",
