@@ -111,13 +111,13 @@ def test_secrets_never_show_in_the_settings_repr() -> None:
 def test_overrides_are_typed() -> None:
     settings = load(
         namespace="metrics",
-        vectorBatchTimeoutSecs="30",
+        vectorBatchTimeoutSecs="45",
         shipNodeExporter="true",
         gpuNodeSelector='{"gpu": "yes"}',
         vectorAgentTolerations="[]",
     )
     assert settings.namespace == "metrics"
-    assert settings.vector_batch_timeout_secs == 30
+    assert settings.vector_batch_timeout_secs == 45
     assert settings.ship_node_exporter is True
     assert settings.gpu_node_selector == {"gpu": "yes"}
     assert settings.vector_agent_tolerations == ()

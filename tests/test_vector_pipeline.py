@@ -168,7 +168,7 @@ def test_the_collector_alone_writes_what_cedana_ingests(default_run: ProgramRun)
         "region": "us-east-1",
         "compression": "none",
         "encoding": {"codec": "json"},
-        "batch": {"max_bytes": 10485760, "timeout_secs": 15},
+        "batch": {"max_bytes": 10485760, "timeout_secs": 30},
         "key_prefix": '{{ "{{" }} tags.ts {{ "}}" }}'.join(["vector/data/", "/"]),
         "filename_time_format": "%s",
         "filename_append_uuid": True,

@@ -262,9 +262,10 @@ class Settings(BaseModel):
         10_485_760, description="Largest S3 object Vector writes, in bytes.", example="10485760"
     )
     vector_batch_timeout_secs: Annotated[int, whole(1, 3600)] = setting(
-        15,
-        description="Longest time Vector holds a batch before writing it, in seconds.",
-        example="15",
+        30,
+        description="""Longest time the collector holds a batch before writing it, in seconds:
+        about 60/this objects a minute, whatever the number of nodes.""",
+        example="30",
     )
     vector_compression: Annotated[str, one_of(COMPRESSIONS)] = setting(
         "none",

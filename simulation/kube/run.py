@@ -37,7 +37,7 @@ STACK = "simulated"
 NAMESPACE = "cedana-monitoring"
 STORAGE_CLASS = "simulated"
 # The one setting the update step changes, and what it must touch: the collector's config.
-UPDATE = ("vectorBatchTimeoutSecs", "30")
+UPDATE = ("vectorBatchTimeoutSecs", "45")
 KIND_LABEL = "simulation.cedana.ai/kind"
 DEFAULT_CHARTS = Path.home() / ".cache" / "cedana-monitoring" / "charts"
 CHARTS = {

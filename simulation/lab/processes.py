@@ -26,8 +26,10 @@ class Process:
     cpu_seconds_before: float = 0.0  # CPU of earlier incarnations (after a kill)
     rss: list[int] = field(default_factory=list)  # KiB samples
     down: list[tuple[float, float]] = field(default_factory=list)  # deliberate downtime
+    terminating: bool = False
 
     def start(self) -> None:
+        self.terminating = False
         with self.log.open("ab") as out:
             self.popen = subprocess.Popen(  # noqa: S603 - the lab's own binaries
                 self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT
@@ -51,7 +53,7 @@ class Process:
         raise RuntimeError(f"{self.name} not healthy within {timeout:.0f} s: see {self.log}")
 
     def cpu_seconds(self) -> float:
-        if not self.popen or self.popen.poll() is not None:
+        if not self.popen or self.popen.poll() is not None or self.terminating:
             return self.cpu_seconds_before
         try:
             fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -76,15 +78,31 @@ class Process:
             self.popen.send_signal(signal.SIGKILL)
             self.popen.wait(timeout=10)
 
-    def stop(self) -> None:
-        if self.popen and self.popen.poll() is None:
+    def terminate(self) -> None:
+        """SIGTERM, once: the start of a graceful stop (see `stop_all`)."""
+        if self.popen and self.popen.poll() is None and not self.terminating:
             self.cpu_seconds_before = self.cpu_seconds()
+            self.terminating = True
             self.popen.send_signal(signal.SIGTERM)
+
+    def stop(self, timeout: float = 30) -> None:
+        self.terminate()
+        if self.popen and self.popen.poll() is None:
             try:
-                self.popen.wait(timeout=30)
+                self.popen.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait(timeout=10)
+
+
+def stop_all(processes: list[Process], timeout: float = 20) -> None:
+    """Stops every process at once: a forwarder whose peer is gone would otherwise hold its
+    shutdown for Vector's whole grace period, one process after another."""
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        process.stop(timeout=max(0.1, deadline - time.monotonic()))
 
 
 @dataclass

@@ -46,7 +46,7 @@ from simulation.lab.configs import (
     scaled,
 )
 from simulation.lab.fixtures import Fixtures
-from simulation.lab.processes import Process, Sampler
+from simulation.lab.processes import Process, Sampler, stop_all
 from simulation.lab.relay import Relay
 from simulation.lab.s3proxy import S3Front
 
@@ -291,8 +291,7 @@ class Lab:
         sampler = getattr(self, "sampler", None)
         if sampler:
             sampler.stop()
-        for process in self.processes.values():
-            process.stop()
+        stop_all(list(self.processes.values()))
         for closer in (self.relay.cut, self.s3.stop, self.fixtures.stop, self.moto.stop):
             try:
                 closer()
