@@ -8,23 +8,19 @@ requirements) comes after the setting it reads.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, SecretStr
 
-from components.common.charts import local_chart_problem
 from components.config import rules
+from components.config.cross import RulesAcrossSettings
 from components.config.parse import (
     FLAG,
     RESOURCES,
     choice,
-    fail,
     one_of,
     optional_text,
     secret,
-    set_command,
     structured,
     text,
     whole,
@@ -32,8 +28,6 @@ from components.config.parse import (
 from components.config.types import CredentialsMode, GpuMode, Resources
 from components.vector.pipeline import DEFAULT_HOST_COLLECTORS
 
-# The name suffix pulumi-random adds to a created bucket: "-" plus 8 characters.
-BUCKET_SUFFIX_LENGTH = 9
 # Vector refuses disk buffers smaller than this (bytes).
 VECTOR_MIN_DISK_BUFFER = 268_435_488
 COMPRESSIONS = ("none", "gzip", "zlib", "zstd", "snappy")
@@ -65,17 +59,8 @@ def setting(default: Any = ..., *, description: str, example: str = "", group: s
 # --- The settings -------------------------------------------------------------------------------
 
 
-class Settings(BaseModel):
+class Settings(RulesAcrossSettings):
     """Everything the program needs, typed and validated. Keys are the camelCase field names."""
-
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        alias_generator=to_camel,
-        validate_default=True,
-        arbitrary_types_allowed=True,
-        hide_input_in_errors=True,
-    )
 
     # --- Modes
     credentials_mode: Annotated[CredentialsMode, choice(CredentialsMode)] = setting(
@@ -421,102 +406,3 @@ class Settings(BaseModel):
         downloaded.""",
         example="./charts",
     )
-
-    # --- Rules across settings: each reads settings declared (and validated) before it.
-
-    @field_validator("cedana_url", mode="after")
-    @classmethod
-    def _cedana_url(cls, value: str, info: ValidationInfo) -> str:
-        insecure = info.data.get("insecure_cedana_url", False)
-        problem = (rules.insecure_cedana_url if insecure else rules.cedana_url)(value)
-        if problem:
-            fail(f"{problem} (got {value!r})")
-        return value.rstrip("/")
-
-    @field_validator("auth_token", mode="after")
-    @classmethod
-    def _auth_token_in_cedana_mode(cls, value: SecretStr | None, info: ValidationInfo) -> Any:
-        mode = info.data.get("credentials_mode")
-        if value is None and mode is CredentialsMode.CEDANA:
-            fail("is required when credentialsMode is cedana")
-        return value
-
-    @field_validator("create_bucket", mode="after")
-    @classmethod
-    def _own_account_for_a_bucket(cls, value: bool, info: ValidationInfo) -> bool:
-        mode = info.data.get("credentials_mode")
-        if value and mode is not None and not mode.uses_own_account:
-            fail(
-                "needs credentials of your own AWS account: credentialsMode irsa, pod-identity"
-                " or static (Cedana's credentials only reach Cedana's bucket)",
-                set_command("credentialsMode", "irsa"),
-            )
-        return value
-
-    @field_validator("s3_bucket", mode="after")
-    @classmethod
-    def _room_for_the_suffix(cls, value: str, info: ValidationInfo) -> str:
-        longest = 63 - BUCKET_SUFFIX_LENGTH
-        if info.data.get("create_bucket") and len(value) > longest:
-            fail(
-                f"must be at most {longest} characters when createBucket is true"
-                " (a random suffix is added)",
-                set_command("s3Bucket", "<shorter-bucket-name>"),
-            )
-        return value
-
-    @field_validator("vector_collector_storage_size", mode="after")
-    @classmethod
-    def _volume_holds_the_buffer(cls, value: str, info: ValidationInfo) -> str:
-        buffer = info.data.get("vector_collector_buffer_bytes")
-        if buffer and info.data.get("vector_collector_persistence"):
-            needed = buffer * 11 // 10
-            if rules.memory_bytes(value) < needed:
-                fail(
-                    f"must hold the collector's buffer ({buffer} bytes) with 10% to spare:"
-                    f" at least {needed // 2**20}Mi (got {value!r})"
-                )
-        return value
-
-    @field_validator("charts_dir", mode="after")
-    @classmethod
-    def _charts_are_there(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            return None
-        if info.data.get("chart_repository"):
-            fail("set chartsDir or chartRepository, not both")
-        if not Path(value).is_dir():
-            fail(f"is not a directory (got {value!r})")
-        wanted = {
-            "prometheus": info.data.get("prometheus_chart_version"),
-            "vector": info.data.get("vector_chart_version"),
-        }
-        if info.data.get("gpu_mode") is GpuMode.INSTALL:
-            wanted["dcgm-exporter"] = info.data.get("dcgm_chart_version")
-        problems = [
-            local_chart_problem(value, name, version) for name, version in wanted.items() if version
-        ]
-        if any(problems):
-            fail("; ".join(p for p in problems if p))
-        return value
-
-    @field_validator("aws_access_key_id", "aws_secret_access_key", mode="after")
-    @classmethod
-    def _keys_in_static_mode(cls, value: SecretStr | None, info: ValidationInfo) -> Any:
-        if value is None and info.data.get("credentials_mode") is CredentialsMode.STATIC:
-            fail("is required when credentialsMode is static")
-        return value
-
-    @field_validator("irsa_oidc_provider_arn", mode="after")
-    @classmethod
-    def _provider_in_irsa_mode(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None and info.data.get("credentials_mode") is CredentialsMode.IRSA:
-            fail("is required when credentialsMode is irsa")
-        return value
-
-    @field_validator("eks_cluster_name", mode="after")
-    @classmethod
-    def _cluster_in_pod_identity_mode(cls, value: str | None, info: ValidationInfo) -> Any:
-        if value is None and info.data.get("credentials_mode") is CredentialsMode.POD_IDENTITY:
-            fail("is required when credentialsMode is pod-identity")
-        return value
