@@ -4,7 +4,6 @@ file and its atomic replacement, and API errors that echo the token (found by mu
 
 from __future__ import annotations
 
-import os
 import random
 import stat
 from collections.abc import Iterator
@@ -91,7 +90,7 @@ def test_an_expiration_with_an_offset_is_written_and_served_in_utc() -> None:
 
 
 def test_the_lifetime_of_credentials_in_another_zone_counts_from_the_utc_instant() -> None:
-    data = {
+    data: dict[str, object] = {
         "access_key_id": "ASIAKEY",
         "secret_access_key": "secret",
         "session_token": "token",
@@ -108,7 +107,7 @@ def test_the_lifetime_of_credentials_in_another_zone_counts_from_the_utc_instant
 
 
 def test_credentials_already_expired_in_another_zone_are_refused_with_both_clocks() -> None:
-    data = {
+    data: dict[str, object] = {
         "access_key_id": "ASIAKEY",
         "secret_access_key": "secret",
         "session_token": "token",
@@ -124,7 +123,7 @@ def test_credentials_already_expired_in_another_zone_are_refused_with_both_clock
 
 
 def test_credentials_beyond_36_hours_are_refused() -> None:
-    data = {
+    data: dict[str, object] = {
         "access_key_id": "ASIAKEY",
         "secret_access_key": "secret",
         "session_token": "token",
@@ -168,7 +167,9 @@ def test_refreshes_after_success_are_jittered_by_ten_percent_and_never_below_the
 
     far = NOW + timedelta(hours=10)
     assert refresher.refresh_delay(NOW, far, 3000.0, 5.0, Extremes(0)) == 2700.0
-    assert refresher.refresh_delay(NOW, far, 3000.0, 5.0, Extremes(1)) == pytest.approx(3300.0, abs=1e-9)
+    assert refresher.refresh_delay(NOW, far, 3000.0, 5.0, Extremes(1)) == pytest.approx(
+        3300.0, abs=1e-9
+    )
     assert refresher.refresh_delay(NOW, NOW, 3000.0, 5.0, Extremes(1)) == 5.0
     assert refresher.backoff_delay(3, 2.0, 300.0, Extremes(1)) == 16.0
     assert refresher.backoff_delay(3, 2.0, 300.0, Extremes(0)) == 8.0
@@ -259,6 +260,22 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(
         refresher.write_credentials_file(path, credentials())
     assert path.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["aws-credentials"]
+
+
+def test_a_failed_write_reports_its_own_error_even_if_the_cleanup_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail_sync(_: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    def fail_unlink(self: Path, missing_ok: bool = False) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(refresher.os, "fsync", fail_sync)
+    monkeypatch.setattr(refresher.Path, "unlink", fail_unlink)
+    with pytest.raises(OSError) as caught:
+        refresher.write_credentials_file(tmp_path / "aws-credentials", credentials())
+    assert (type(caught.value), caught.value.errno) == (OSError, 5)
 
 
 def test_a_planted_symlink_as_the_temporary_file_is_refused(tmp_path: Path) -> None:
@@ -362,4 +379,4 @@ def test_a_file_outside_the_temporary_name_is_never_touched(tmp_path: Path) -> N
     other.write_text("other")
     refresher.write_credentials_file(tmp_path / "aws-credentials", credentials())
     assert other.read_text() == "other"
-    assert sorted(os.listdir(tmp_path)) == ["aws-credentials", "aws-credentials.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["aws-credentials", "aws-credentials.tmp"]
