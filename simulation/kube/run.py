@@ -301,6 +301,19 @@ def placement(plane: ControlPlane) -> dict[str, Any]:
     }
 
 
+def collector_credentials(plane: ControlPlane) -> dict[str, Any]:
+    """What the collector's pod carries: its containers and where its AWS keys come from."""
+    statefulset = json.loads(
+        plane.kubectl("get", "statefulset", "vector-collector", "-n", NAMESPACE, "-o", "json")
+    )
+    pod = statefulset["spec"]["template"]["spec"]
+    vector = next(c for c in pod["containers"] if c["name"] == "vector")
+    return {
+        "containers": sorted(c["name"] for c in pod["containers"]),
+        "aws_env": sorted(e["name"] for e in vector.get("env", []) if e["name"].startswith("AWS_")),
+    }
+
+
 def inventory(plane: ControlPlane) -> set[str]:
     """Every object of every listable kind, cluster-scoped ones and CRDs included."""
     kinds = plane.kubectl("api-resources", "--verbs=list", "-o", "name").split()
@@ -351,9 +364,19 @@ def simulate(workdir: Path, size: int) -> dict[str, Any]:
         result["update_seconds"] = stack.timed("up", "--yes", "--skip-preview")
         result["update_applied"] = stack.last_changes()
 
+        # One writer in every mode: switch the credentials from Cedana's to static keys.
+        stack.pulumi("config", "set", "credentialsMode", "static")
+        stack.pulumi("config", "set", "--secret", "awsAccessKeyId", "AKIASIMULATEDEXAMPLE")
+        stack.pulumi("config", "set", "--secret", "awsSecretAccessKey", "simulated-secret-key")
+        result["mode_change_changes"] = stack.planned_changes()
+        result["mode_change_seconds"] = stack.timed("up", "--yes", "--skip-preview")
+        result["collector_after_mode_change"] = collector_credentials(plane)
+
         state = (workdir / "state").rglob("*.json")
         result["secrets_in_state_in_clear"] = sum(
-            "simulated-cedana-token" in path.read_text() for path in state
+            secret in path.read_text()
+            for path in state
+            for secret in ("simulated-cedana-token", "simulated-secret-key")
         )
         result["destroy_seconds"] = stack.timed("destroy", "--yes", "--skip-preview")
         wait_gone(plane, NAMESPACE)

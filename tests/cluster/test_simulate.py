@@ -50,3 +50,19 @@ def test_destroy_leaves_nothing_behind(run: dict[str, Any]) -> None:
 
 def test_secrets_stay_encrypted_in_state(run: dict[str, Any]) -> None:
     assert run["secrets_in_state_in_clear"] == 0
+
+
+def test_switching_credentials_modes_keeps_one_writer_with_the_new_credentials(
+    run: dict[str, Any],
+) -> None:
+    assert run["collector_after_mode_change"] == {
+        "containers": ["vector"],
+        "aws_env": ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+    }
+    changed = " ".join(run["mode_change_changes"])
+    assert "delete kubernetes:core/v1:Secret::cedana-monitoring-foundation-cedana-credentials" in (
+        changed
+    )
+    assert "create kubernetes:core/v1:Secret::cedana-monitoring-vector-credentials-static-keys" in (
+        changed
+    )
