@@ -73,7 +73,7 @@ def assert_schema_valid(run: ProgramRun) -> None:
             kubernetes_validate.validate(obj, version, strict=True)
 
 
-def test_prometheus_is_a_short_lived_federation_source(default_run: ProgramRun) -> None:
+def test_prometheus_is_a_short_lived_relay(default_run: ProgramRun) -> None:
     values = default_run.charts()["prometheus"].plain["values"]
     assert values["alertmanager"] == {"enabled": False}
     assert values["prometheus-pushgateway"] == {"enabled": False}

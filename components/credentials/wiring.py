@@ -34,7 +34,7 @@ IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 
 @dataclass(frozen=True)
 class CredentialWiring:
-    """What a credentials mode adds to each Vector pod."""
+    """What a credentials mode adds to the collector's pod (the agents get nothing)."""
 
     env: list[dict[str, Any]] = field(default_factory=list)
     containers: list[dict[str, Any]] = field(default_factory=list)
