@@ -174,6 +174,8 @@ def test_the_collector_alone_writes_what_cedana_ingests(default_run: ProgramRun)
         "filename_append_uuid": True,
         # A 403 (or 400/401: an expired token) keeps and retries the batch.
         "retry_strategy": {"type": "custom", "status_codes": [400, 401, 403]},
+        # One write at a time: a restart never resends a batch S3 already holds.
+        "request": {"concurrency": 1},
         "acknowledgements": {"enabled": True},
         "buffer": {"type": "disk", "max_size": 4294967296, "when_full": "block"},
     }
@@ -191,6 +193,7 @@ def test_agents_forward_to_the_collector_and_keep_events_until_it_has_them(
             "inputs": ["host_filter"],
             "address": "vector-collector.observability.svc.corp.internal:6000",
             "compression": True,
+            "request": {"concurrency": 1},
             "acknowledgements": {"enabled": True},
             "buffer": {"type": "disk", "max_size": 536870912, "when_full": "block"},
         }

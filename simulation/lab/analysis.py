@@ -95,6 +95,8 @@ class Counts:
     gaps: int = 0
     unmatched: int = 0  # events in S3 that match no served sample
     gap_times: list[float] = field(default_factory=list)
+    # When each extra copy reached S3: tells which fault (if any) sent a batch twice.
+    duplicate_writes: list[float] = field(default_factory=list)
 
 
 def compare_served(
@@ -104,9 +106,9 @@ def compare_served(
     tolerance: dict[str, float],
 ) -> dict[str, Counts]:
     """Per data set: each served sample in the window matched to the events that carry it."""
-    arrived: dict[Any, list[float]] = defaultdict(list)
+    arrived: dict[Any, list[Event]] = defaultdict(list)
     for event in events:
-        arrived[_identity(event.data_set, event.node, event.name, event.labels)].append(event.at)
+        arrived[_identity(event.data_set, event.node, event.name, event.labels)].append(event)
     counts: dict[str, Counts] = defaultdict(Counts)
     claimed: dict[Any, set[int]] = defaultdict(set)
     for answer in served:
@@ -116,7 +118,9 @@ def compare_served(
             identity = _identity(answer.data_set, answer.node, sample.name, sample.labels)
             times = arrived.get(identity, [])
             near = [
-                i for i, t in enumerate(times) if abs(t - answer.at) <= tolerance[answer.data_set]
+                i
+                for i, e in enumerate(times)
+                if abs(e.at - answer.at) <= tolerance[answer.data_set]
             ]
             count = counts[answer.data_set]
             count.served += 1
@@ -124,6 +128,7 @@ def compare_served(
                 count.gaps += 1
                 count.gap_times.append(answer.at)
             count.duplicates += max(0, len(near) - 1)
+            count.duplicate_writes += sorted(times[i].written for i in near)[1:]
             claimed[identity] |= set(near)
     lo, hi = window
     for identity, times in arrived.items():
@@ -131,8 +136,8 @@ def compare_served(
         if data_set == "host":
             continue
         margin = tolerance.get(data_set, 0)
-        for i, t in enumerate(times):
-            if lo + margin <= t <= hi - margin and i not in claimed[identity]:
+        for i, e in enumerate(times):
+            if lo + margin <= e.at <= hi - margin and i not in claimed[identity]:
                 counts[data_set].unmatched += 1
     return dict(counts)
 
@@ -145,18 +150,20 @@ def host_metrics_counts(
 ) -> Counts:
     """Host metrics have no fixture: one event per series per interval, no step missing or
     doubled (outside the times an agent was deliberately down)."""
-    series: dict[Any, list[float]] = defaultdict(list)
+    series: dict[Any, list[Event]] = defaultdict(list)
     for event in events:
         if event.data_set == "host" and window[0] <= event.at <= window[1]:
-            series[_identity("host", event.node, event.name, event.labels)].append(event.at)
+            series[_identity("host", event.node, event.name, event.labels)].append(event)
     counts = Counts()
-    for identity, times in series.items():
-        times.sort()
-        counts.served += len(times)
-        for before, after in itertools.pairwise(times):
+    for identity, arrived in series.items():
+        arrived.sort(key=lambda e: (e.at, e.written))
+        counts.served += len(arrived)
+        for first, second in itertools.pairwise(arrived):
+            before, after = first.at, second.at
             step = after - before
             if step < interval / 2:
                 counts.duplicates += 1
+                counts.duplicate_writes.append(max(first.written, second.written))
             elif step > interval * 1.5:
                 node = identity[1]
                 if any(s <= after and before <= e for s, e in down.get(node, [])):

@@ -359,9 +359,18 @@ def figures(lab: Lab, window: tuple[float, float], api_calls: int) -> dict[str, 
         ),
         "rss": {name: analysis.rss_summary(p.rss) for name, p in lab.processes.items()},
     }
+    gap_times = [t for c in counts.values() for t in c.gap_times]
+    duplicate_writes = [t for c in counts.values() for t in c.duplicate_writes]
     for name, start, end in lab.phases:
-        gap_times = [t for c in counts.values() for t in c.gap_times]
         result.setdefault("phase_gaps", {})[name] = sum(start <= t <= end for t in gap_times)
+    if duplicate_writes:
+        # The phase in which each extra copy was written.
+        by_phase: dict[str, int] = {}
+        for at in duplicate_writes:
+            outside = "warm-up" if at < lab.phases[0][1] else "drain"
+            name = next((n for n, s, e in lab.phases if s <= at <= e), outside)
+            by_phase[name] = by_phase.get(name, 0) + 1
+        result["duplicates_written_in"] = by_phase
     return result
 
 
@@ -400,7 +409,9 @@ def fault_run(workdir: Path, agents: int, scale: float) -> dict[str, Any]:
         lab.phase("s3_outage", 120, during=lab.s3.stop, after=lab.s3.start)
         lab.phase("s3_403", 60, during=lambda: setattr(lab.s3, "mode", "forbidden"))
         lab.s3.mode = "pass"
-        lab.phase("after_403", 30)
+        # Killed while the batches refused with 403 wait out their back-off: a batch written
+        # in the meantime must not be written again after the restart.
+        lab.phase("after_403", 10)
         lab.phase("kill_collector", 30, during=lambda: lab.restart("collector"))
         lab.phase("kill_agent", 30, during=lambda: lab.restart("agent-0"))
         lab.phase("agents_cut_off", 120, during=lab.relay.cut, after=lab.relay.start)

@@ -4,19 +4,34 @@ every write, and can play an outage (connection refused) or a 403 for a while.""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import re
+import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 CREDENTIAL = re.compile(r"Credential=([A-Z0-9]+)/")
 DENIED = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
     b"<Message>{message}</Message></Error>"
 )
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> None:
+        if isinstance(sys.exc_info()[1], OSError):
+            return  # a connection cut by an outage: expected
+        super().handle_error(request, client_address)
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,11 @@ class S3Front:
     refused: list[tuple[float, str, str]] = field(default_factory=list)  # (at, key id, code)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Client connections held open (HTTP keep-alive) and requests being forwarded to moto:
+    # an outage must cut the first, after letting the second finish.
+    _connections: set[socket.socket] = field(default_factory=set)
+    _forwarding: int = 0
+    _idle: threading.Condition = field(default_factory=threading.Condition)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         front = self
@@ -45,9 +65,33 @@ class S3Front:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self) -> None:
+                super().setup()
+                with front._lock:
+                    front._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with front._lock:
+                    front._connections.discard(self.connection)
+                with contextlib.suppress(OSError):
+                    super().finish()
+
             def _proxy(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                with front._idle:
+                    if front._server is None:  # down: a kept-alive connection gets no answer
+                        self.close_connection = True
+                        return
+                    front._forwarding += 1
+                try:
+                    self._forward(body)
+                finally:
+                    with front._idle:
+                        front._forwarding -= 1
+                        front._idle.notify_all()
+
+            def _forward(self, body: bytes) -> None:
                 match = CREDENTIAL.search(self.headers.get("Authorization", ""))
                 key_id = match.group(1) if match else ""
                 code = "AccessDenied" if front.mode == "forbidden" else front.authorize(key_id)
@@ -94,15 +138,25 @@ class S3Front:
         return Handler
 
     def start(self) -> int:
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", self.port), self._handler())
         self.port = int(self._server.server_address[1])
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self.port
 
     def stop(self) -> None:
-        """S3 is unreachable: the port refuses connections until `start` again."""
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+        """S3 is unreachable until `start` again: the port refuses connections, and connections
+        kept alive from before are cut once the requests already forwarded have their answer
+        (a request cut half-way could be stored and sent again: not the outage measured here)."""
+        server = self._server
+        if not server:
+            return
+        with self._idle:
             self._server = None
+            self._idle.wait_for(lambda: self._forwarding == 0, timeout=30)
+        server.shutdown()
+        server.server_close()
+        with self._lock:
+            for connection in self._connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+            self._connections.clear()

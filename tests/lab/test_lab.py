@@ -26,7 +26,7 @@ def test_every_sample_reaches_s3_exactly_once(faults: dict[str, Any]) -> None:
     assert faults["samples_served"] > 0
     for data_set in ("kube-state-metrics", "event-exporter", "cadvisor", "dcgm", "host"):
         assert faults["per_data_set"][data_set]["served"] > 0, data_set
-    assert faults["duplicates"] == 0, faults["per_data_set"]
+    assert faults["duplicates"] == 0, (faults["per_data_set"], faults["duplicates_written_in"])
     assert faults["gaps"] == 0, faults["per_data_set"]
 
 
