@@ -152,6 +152,9 @@ def _walk(value: Any, path: str, secret: bool) -> Iterator[tuple[str, Any, bool]
         yield path, value, secret
 
 
+PendingRegistration = tuple[str | None, bool, tuple[str, ...]]
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """Also records each registration's parent URN and options, which mocks do not see."""
 
@@ -160,7 +163,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.recording = mocks
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        self.recording.pending_parent[(request.type, request.name)] = (
+        self.recording.pending_registration[(request.type, request.name)] = (
             request.parent or None,
             request.deleteBeforeReplace,
             tuple(request.dependencies),
@@ -173,10 +176,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def __init__(self, run: ProgramRun) -> None:
         self.run = run
-        self.pending_parent: dict[tuple[str, str], tuple[str | None, bool, tuple[str, ...]]] = {}
+        # (type, name) -> parent, deleteBeforeReplace, dependencies, until the mock creates it
+        self.pending_registration: dict[tuple[str, str], PendingRegistration] = {}
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
-        parent, delete_before_replace, dependencies = self.pending_parent.pop(
+        parent, delete_before_replace, dependencies = self.pending_registration.pop(
             (args.typ, args.name), (None, False, ())
         )
         self.run.resources.append(

@@ -42,6 +42,17 @@ def credentials(expiration: datetime = NOW + timedelta(hours=1)) -> refresher.Cr
     )
 
 
+def api_answer(expiration: str, **extra: object) -> dict[str, object]:
+    """A Cedana API answer with the given expiration (and any further fields)."""
+    return {
+        "access_key_id": "ASIAKEY",
+        "secret_access_key": "secret",
+        "session_token": "token",
+        "expiration": expiration,
+        **extra,
+    }
+
+
 # --- Time zones other than UTC ----------------------------------------------------------------
 
 
@@ -90,15 +101,8 @@ def test_an_expiration_with_an_offset_is_written_and_served_in_utc() -> None:
 
 
 def test_the_lifetime_of_credentials_in_another_zone_counts_from_the_utc_instant() -> None:
-    data: dict[str, object] = {
-        "access_key_id": "ASIAKEY",
-        "secret_access_key": "secret",
-        "session_token": "token",
-        # 12:30 UTC: half an hour left, although the wall clock reads 18:00.
-        "expiration": "2026-03-01T18:00:00+05:30",
-        "bucket": " bucket-1 ",
-        "prefix": "org-1/v2",
-    }
+    # 12:30 UTC: half an hour left, although the wall clock reads 18:00.
+    data = api_answer("2026-03-01T18:00:00+05:30", bucket=" bucket-1 ", prefix="org-1/v2")
     parsed = refresher.credentials_from(data, NOW, None)
     assert parsed.expiration == datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
     assert (parsed.bucket, parsed.prefix, parsed.region) == ("bucket-1", "org-1/v2", "")
@@ -107,13 +111,8 @@ def test_the_lifetime_of_credentials_in_another_zone_counts_from_the_utc_instant
 
 
 def test_credentials_already_expired_in_another_zone_are_refused_with_both_clocks() -> None:
-    data: dict[str, object] = {
-        "access_key_id": "ASIAKEY",
-        "secret_access_key": "secret",
-        "session_token": "token",
-        # 11:59 UTC, one minute ago, although the wall clock reads 13:59.
-        "expiration": "2026-03-01T13:59:00+02:00",
-    }
+    # 11:59 UTC, one minute ago, although the wall clock reads 13:59.
+    data = api_answer("2026-03-01T13:59:00+02:00")
     with pytest.raises(refresher.FetchError) as caught:
         refresher.credentials_from(data, NOW, "Sun, 01 Mar 2026 12:00:00 GMT")
     assert str(caught.value) == (
@@ -123,12 +122,7 @@ def test_credentials_already_expired_in_another_zone_are_refused_with_both_clock
 
 
 def test_credentials_beyond_36_hours_are_refused() -> None:
-    data: dict[str, object] = {
-        "access_key_id": "ASIAKEY",
-        "secret_access_key": "secret",
-        "session_token": "token",
-        "expiration": "2026-03-03T00:00:01Z",
-    }
+    data = api_answer("2026-03-03T00:00:01Z")
     with pytest.raises(refresher.FetchError) as caught:
         refresher.credentials_from(data, NOW, None)
     assert str(caught.value) == (

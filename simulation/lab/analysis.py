@@ -116,10 +116,10 @@ def compare_served(
             continue
         for sample in answer.samples:
             identity = _identity(answer.data_set, answer.node, sample.name, sample.labels)
-            times = arrived.get(identity, [])
+            copies = arrived.get(identity, [])
             near = [
                 i
-                for i, e in enumerate(times)
+                for i, e in enumerate(copies)
                 if abs(e.at - answer.at) <= tolerance[answer.data_set]
             ]
             count = counts[answer.data_set]
@@ -128,15 +128,15 @@ def compare_served(
                 count.gaps += 1
                 count.gap_times.append(answer.at)
             count.duplicates += max(0, len(near) - 1)
-            count.duplicate_writes += sorted(times[i].written for i in near)[1:]
+            count.duplicate_writes += sorted(copies[i].written for i in near)[1:]
             claimed[identity] |= set(near)
     lo, hi = window
-    for identity, times in arrived.items():
+    for identity, copies in arrived.items():
         data_set = identity[0]
         if data_set == "host":
             continue
         margin = tolerance.get(data_set, 0)
-        for i, e in enumerate(times):
+        for i, e in enumerate(copies):
             if lo + margin <= e.at <= hi - margin and i not in claimed[identity]:
                 counts[data_set].unmatched += 1
     return dict(counts)

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -269,6 +270,10 @@ class Lab:
             after()
         self.phases.append((name, started, time.time()))
 
+    def phase_at(self, at: float) -> str:
+        outside = "warm-up" if at < self.phases[0][1] else "drain"
+        return next((name for name, start, end in self.phases if start <= at <= end), outside)
+
     def restart(self, name: str, pause: float = 5.0) -> None:
         process = self.processes[name]
         started = time.time()
@@ -364,13 +369,7 @@ def figures(lab: Lab, window: tuple[float, float], api_calls: int) -> dict[str, 
     for name, start, end in lab.phases:
         result.setdefault("phase_gaps", {})[name] = sum(start <= t <= end for t in gap_times)
     if duplicate_writes:
-        # The phase in which each extra copy was written.
-        by_phase: dict[str, int] = {}
-        for at in duplicate_writes:
-            outside = "warm-up" if at < lab.phases[0][1] else "drain"
-            name = next((n for n, s, e in lab.phases if s <= at <= e), outside)
-            by_phase[name] = by_phase.get(name, 0) + 1
-        result["duplicates_written_in"] = by_phase
+        result["duplicates_written_in"] = dict(Counter(map(lab.phase_at, duplicate_writes)))
     return result
 
 
