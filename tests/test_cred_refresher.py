@@ -20,6 +20,7 @@ import pytest
 
 from cred_refresher import cred_refresher as refresher
 from simulation.cedana_api import FakeCedana, key_id
+from simulation.sockets import leaves_the_machine, listening_addresses
 from tests.support.sidecar import (
     AUTH_TOKEN,
     CLUSTER_ID,
@@ -242,29 +243,6 @@ def test_the_endpoint_refuses_a_missing_or_wrong_token(launch: Callable[..., Sid
     assert sidecar.credentials(token="rotated-token")[0] == 200
 
 
-def listening_addresses(port: int) -> set[str]:
-    """Local addresses of the TCP sockets listening on the port, from the kernel's tables.
-
-    Read from /proc/net/tcp and /proc/net/tcp6 (state 0A is LISTEN) rather than by connecting:
-    tests never talk to anything but loopback.
-    """
-    found = set()
-    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
-        path = Path(table)
-        if not path.exists():
-            continue
-        for line in path.read_text().splitlines()[1:]:
-            fields = line.split()
-            address, local_port = fields[1].split(":")
-            if int(local_port, 16) != port or fields[3] != "0A":
-                continue
-            # The kernel prints each 32-bit word of the address in host (little-endian) order.
-            raw = bytes.fromhex(address)
-            raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
-            found.add(socket.inet_ntop(family, raw))
-    return found
-
-
 def test_the_endpoint_listens_on_loopback_only(launch: Callable[..., Sidecar]) -> None:
     sidecar = launch()
     ready(sidecar)
@@ -288,6 +266,25 @@ def test_the_kernel_table_reader_sees_loopback_listeners() -> None:
             return  # no IPv6 loopback on this machine
         v6.listen()
         assert listening_addresses(v6.getsockname()[1]) == {"::1"}
+
+
+@pytest.mark.parametrize(
+    ("address", "outside"),
+    [
+        ("127.0.0.1", False),
+        ("127.4.5.6", False),
+        ("::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.0.2.10", True),
+        ("203.0.113.80", True),
+        ("::ffff:10.0.0.1", True),
+        ("2001:db8::1", True),
+    ],
+)
+def test_only_loopback_and_unset_peers_stay_on_the_machine(address: str, outside: bool) -> None:
+    assert leaves_the_machine(address) is outside
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,10 @@ BINARIES = (
 STAGES = Path(__file__).with_name("kwok_stages.yaml")
 # Pod addresses kwok hands out: room for a million pods (never routed: nothing runs).
 POD_CIDR = "10.128.0.0/10"
-NODE_IP = "192.0.2.10"
+# Nodes need an address that is not loopback (an EndpointSlice refuses one, and Pulumi then
+# waits for a Service's endpoints forever). Nothing connects to it, since no kubelet runs; the
+# simulation's loopback watch checks that. TEST-NET-2 (RFC 5737): no real host.
+NODE_IP = "198.51.100.10"
 
 
 def missing_binaries() -> list[str]:
@@ -192,9 +195,6 @@ class ControlPlane:
                 "--manage-all-nodes=false",
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                 "--manage-nodes-with-label-selector=",
-                # Nodes need an address that is not loopback (an EndpointSlice refuses one, and
-                # Pulumi then waits for a Service's endpoints forever). Nothing connects to it:
-                # no kubelet runs. TEST-NET-1 (RFC 5737) is never routed.
                 f"--node-ip={NODE_IP}",
                 f"--node-port={p['kwok']}",
                 f"--server-address=127.0.0.1:{p['kwok']}",

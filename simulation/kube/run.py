@@ -30,6 +30,7 @@ from components.config.model import Settings
 from simulation.kube.control_plane import ControlPlane
 from simulation.kube.control_plane import missing_binaries as missing_control_plane
 from simulation.nodes import mix
+from simulation.sockets import LoopbackWatch
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "requirements.txt", "components", "cred_refresher")
@@ -243,6 +244,9 @@ def pulumi_env(workdir: Path, kubeconfig: Path) -> dict[str, str]:
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         "PULUMI_SKIP_CONFIRMATIONS": "true",
         "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
+        # The Python language host runs `pip list`, whose own version check would ask PyPI.
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_NO_INDEX": "1",
     }
 
 
@@ -328,6 +332,7 @@ def inventory(plane: ControlPlane) -> set[str]:
 def simulate(workdir: Path, size: int) -> dict[str, Any]:
     plane = ControlPlane(workdir / "cluster")
     result: dict[str, Any] = {"nodes_requested": size}
+    watch = LoopbackWatch().start()
     try:
         started = time.monotonic()
         plane.start()
@@ -383,8 +388,10 @@ def simulate(workdir: Path, size: int) -> dict[str, Any]:
         left = sorted(inventory(plane) - before)
         result["objects_left_after_destroy"] = len(left)
         result["left_after_destroy"] = left[:50]
+        result["connections_off_the_machine"] = watch.stop()
         return result
     finally:
+        watch.stop()
         plane.stop()
 
 

@@ -50,6 +50,7 @@ from simulation.lab.fixtures import Fixtures
 from simulation.lab.processes import Process, Sampler, stop_all
 from simulation.lab.relay import Relay
 from simulation.lab.s3proxy import S3Front
+from simulation.sockets import LoopbackWatch
 
 ROOT = Path(__file__).resolve().parents[2]
 REFRESHER = ROOT / "cred_refresher" / "cred_refresher.py"
@@ -116,10 +117,12 @@ class Lab:
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
         self.cedana = RotatingCedana()
         self.fixtures = Fixtures(self.nodes, self.gpu_nodes)
+        self.watch = LoopbackWatch()
 
     # --- bring-up -------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.watch.start()
         self.moto.start()
         moto_port = self.moto.get_host_and_port()[1]
         boto3.client(
@@ -296,6 +299,7 @@ class Lab:
         sampler = getattr(self, "sampler", None)
         if sampler:
             sampler.stop()
+        self.watch.stop()
         stop_all(list(self.processes.values()))
         for closer in (self.relay.cut, self.s3.stop, self.fixtures.stop, self.moto.stop):
             try:
@@ -363,6 +367,7 @@ def figures(lab: Lab, window: tuple[float, float], api_calls: int) -> dict[str, 
             collector.cpu_seconds() / max(1, len(delivery.events)) * 1000, 3
         ),
         "rss": {name: analysis.rss_summary(p.rss) for name, p in lab.processes.items()},
+        "connections_off_the_machine": lab.watch.stop(),
     }
     gap_times = [t for c in counts.values() for t in c.gap_times]
     duplicate_writes = [t for c in counts.values() for t in c.duplicate_writes]

@@ -66,3 +66,8 @@ def test_switching_credentials_modes_keeps_one_writer_with_the_new_credentials(
     assert "create kubernetes:core/v1:Secret::cedana-monitoring-vector-credentials-static-keys" in (
         changed
     )
+
+
+def test_the_simulation_talks_to_nothing_but_loopback(run: dict[str, Any]) -> None:
+    # The Python language host's `pip list` once asked PyPI for pip's newest version.
+    assert run["connections_off_the_machine"] == []

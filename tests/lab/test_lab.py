@@ -41,6 +41,10 @@ def test_an_s3_outage_and_a_403_lose_nothing(faults: dict[str, Any]) -> None:
     assert faults["refused_writes"].get("AccessDenied", 0) > 0  # the 403s really happened
 
 
+def test_the_lab_talks_to_nothing_but_loopback(faults: dict[str, Any]) -> None:
+    assert faults["connections_off_the_machine"] == []
+
+
 def test_killing_vector_or_cutting_agents_off_loses_nothing(faults: dict[str, Any]) -> None:
     assert faults["lost_after_vector_kill"] == 0
     assert faults["lost_when_agents_cut_off"] == 0
@@ -52,3 +56,4 @@ def test_objects_per_minute_do_not_grow_with_the_agents(tmp_path: Path) -> None:
     assert many["objects_per_minute"] <= max(5.0, one["objects_per_minute"] * 1.5)
     assert many["cedana_api_calls_per_hour"] <= one["cedana_api_calls_per_hour"] * 1.5
     assert many["duplicates"] == 0 and many["gaps"] == 0
+    assert one["connections_off_the_machine"] == many["connections_off_the_machine"] == []
