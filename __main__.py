@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
 from pulumi.runtime import config as runtime_config
 
 from components.common.names import PROJECT
-from components.common.providers import build_providers
-from components.config import ConfigError, load_settings
+from components.config import ConfigError, Settings, load_settings
 from components.stack import MonitoringStack
 
 
@@ -30,6 +31,22 @@ class PulumiConfigSource:
         every = {**(runtime_config.get_config_env() or {}), **runtime_config.CONFIG.get()}
         prefix = f"{PROJECT}:"
         return sorted(k.removeprefix(prefix) for k in every if k.startswith(prefix))
+
+
+def build_providers(settings: Settings) -> list[pulumi.ProviderResource]:
+    """The explicit providers every resource of the stack uses; AWS only for IRSA, Pod
+    Identity or a bucket created here."""
+    providers: list[pulumi.ProviderResource] = [
+        k8s.Provider(
+            "kubernetes",
+            # None selects the kubeconfig's current context.
+            context=settings.kube_context,
+            render_yaml_to_directory=settings.render_dir,
+        )
+    ]
+    if settings.credentials_mode.assumes_aws_role or settings.create_bucket:
+        providers.append(aws.Provider("aws", region=settings.aws_region))
+    return providers
 
 
 def main() -> None:

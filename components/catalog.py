@@ -41,3 +41,24 @@ COLLECTOR_TAGS = {
 def name_regex(prefixes: tuple[str, ...]) -> str:
     """A Prometheus regex matching every metric name that starts with one of the prefixes."""
     return "|".join(p + ".*" for p in prefixes)
+
+
+# host_metrics collectors that describe the node from inside the agent's pod: they read
+# /host/proc and /host/sys (the chart's PROCFS_ROOT and SYSFS_ROOT).
+NODE_COLLECTORS = {
+    "cpu": "per-CPU time of the node (/proc/stat)",
+    "memory": "the node's memory and swap (/proc/meminfo)",
+    "load": "the node's load averages (/proc/loadavg)",
+    "disk": "the node's block devices (/proc/diskstats)",
+    "host": "the node's uptime and boot time",
+    "cgroups": "the node's cgroup tree (/sys/fs/cgroup), bounded to a few levels: large",
+}
+# Collectors that would describe the agent's own pod while being tagged as the node's: they
+# need the host's namespaces, which the agent deliberately does not get.
+POD_COLLECTORS = {
+    "network": "reads /proc/net/dev of the pod's network namespace (needs hostNetwork)",
+    "tcp": "reads /proc/net/tcp of the pod's network namespace (needs hostNetwork)",
+    "filesystem": "lists the container's mounts, not the node's (needs the host's mounts)",
+    "process": "sees only the container's processes (needs hostPID)",
+}
+DEFAULT_HOST_COLLECTORS = ("cpu", "disk", "host", "load", "memory")

@@ -6,8 +6,11 @@ from typing import Any
 
 import pulumi
 
-from components.aws.component import AwsAccess, AwsAccessArgs, MetricsBucket, MetricsBucketArgs
+from components.aws.component import AwsAccess, AwsAccessArgs
+from components.bucket.component import MetricsBucket, MetricsBucketArgs
 from components.common.cluster import Cluster
+from components.common.images import ImagePolicy
+from components.common.names import Endpoints
 from components.config import GpuMode, Settings
 from components.credentials.component import VectorCredentials, VectorCredentialsArgs
 from components.event_exporter.component import EventExporter, EventExporterArgs
@@ -22,14 +25,16 @@ def verify_command(namespace: str) -> str:
     return f"kubectl get pods -n {namespace}"
 
 
-def chart_versions(settings: Settings) -> dict[str, str]:
-    versions = {
-        "prometheus": settings.prometheus_chart_version,
-        "vector": settings.vector_chart_version,
-    }
-    if settings.gpu_mode is GpuMode.INSTALL:
-        versions["dcgm-exporter"] = settings.dcgm_chart_version
-    return versions
+def cluster_of(settings: Settings, namespace_output: pulumi.Output[str]) -> Cluster:
+    """Where every part is placed, from the settings and the Namespace resource."""
+    return Cluster(
+        namespace=settings.namespace,
+        namespace_output=namespace_output,
+        endpoints=Endpoints(settings.namespace, settings.cluster_domain),
+        images=ImagePolicy(
+            settings.image_registry, settings.image_digests, settings.image_pull_secrets
+        ),
+    )
 
 
 class MonitoringStack(pulumi.ComponentResource):
@@ -45,7 +50,7 @@ class MonitoringStack(pulumi.ComponentResource):
         foundation = Foundation(
             f"{name}-foundation", FoundationArgs.from_settings(settings), opts=child
         )
-        cluster = Cluster.of(settings, foundation.namespace)
+        cluster = cluster_of(settings, foundation.namespace)
 
         bucket: pulumi.Input[str] = settings.s3_bucket
         if settings.create_bucket:
@@ -88,7 +93,7 @@ class MonitoringStack(pulumi.ComponentResource):
         self.exports |= {
             "namespace": cluster.namespace_output,
             "prometheusEndpoints": prometheus.endpoints,
-            "chartVersions": chart_versions(settings),
+            "chartVersions": settings.chart_versions(),
             "credentialsMode": settings.credentials_mode.value,
             "gpuMode": settings.gpu_mode.value,
             "bucket": bucket,

@@ -18,10 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from components.common.quantities import cpu_millis, memory_bytes  # noqa: E402
 from components.config import GpuMode, MappingSource, Resources, Settings, load_settings  # noqa: E402
-from components.config.rules import cpu_millis, memory_bytes  # noqa: E402
-from components.config.stack_files import stack_config, stack_values  # noqa: E402
 from components.prometheus.values import RELOADER_RESOURCES  # noqa: E402
+from scripts.stack_files import stack_config, stack_values  # noqa: E402
 
 PLACEHOLDER_SECRETS = {
     "clusterId": "00000000-0000-0000-0000-000000000000",
@@ -69,8 +69,8 @@ def budget(settings: Settings) -> Budget:
 def total(lines: list[Line], part: str) -> tuple[int, int]:
     """(millicores, bytes) of requests or limits."""
     return (
-        sum(cpu_millis(getattr(line.resources, part)["cpu"]) for line in lines),
-        sum(memory_bytes(getattr(line.resources, part)["memory"]) for line in lines),
+        sum(cpu_millis(getattr(line.resources, part).cpu) for line in lines),
+        sum(memory_bytes(getattr(line.resources, part).memory) for line in lines),
     )
 
 
@@ -97,8 +97,8 @@ def table(b: Budget) -> str:
         for line in lines:
             r = line.resources
             rows.append(
-                f"| {where} | {line.workload} | {r.requests['cpu']} | {r.limits['cpu']}"
-                f" | {r.requests['memory']} | {r.limits['memory']} |"
+                f"| {where} | {line.workload} | {r.requests.cpu} | {r.limits.cpu}"
+                f" | {r.requests.memory} | {r.limits.memory} |"
             )
     totals = [
         ("**per CPU node**", b.cpu_node),

@@ -24,7 +24,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from components.common.names import PROJECT
-from components.config.stack_files import (
+from scripts.stack_files import (
     ROOT,
     MissingConfigError,
     project_config,

@@ -12,9 +12,9 @@ from parliament import analyze_policy_string
 from components.aws.policies import (
     irsa_trust_policy,
     pod_identity_trust_policy,
-    tls_only_bucket_policy,
     writer_policy,
 )
+from components.bucket.policies import tls_only_bucket_policy
 from simulation.mock_program import ProgramRun, walk
 from tests.support.modes import (
     ACCESS_KEY,

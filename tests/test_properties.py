@@ -16,7 +16,7 @@ import pulumi
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from components.config import CredentialsMode, GpuMode, declared_settings
+from components.config import CredentialsMode, GpuMode, declarations
 from simulation.mock_program import TEST_SECRETS, ProgramRun, run_program
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=40)
@@ -89,7 +89,7 @@ def stacks(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, str]]:
 def assert_names_a_key(message: str) -> None:
     named = re.findall(r"cedana-monitoring:([A-Za-z]+):", message)
     assert named, message
-    assert set(named) <= set(declared_settings()), message
+    assert set(named) <= set(declarations()), message
     assert message.count("fix: pulumi config set") == len(named), message
 
 

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError, create_model, model_validator
 
-from components.config import ConfigError, MappingSource, declared_settings, load_settings
-from components.config.pulumi_yaml import config_block
+from components.config import ConfigError, MappingSource, Settings, declarations, load_settings
+from components.config.rules import go_duration_seconds
 from components.config.rules import s3_bucket as s3_bucket_problem
-from scripts.pulumi_config import PULUMI_YAML
+from cred_refresher import cred_refresher as refresher
+from scripts.pulumi_config import PULUMI_YAML, SETTINGS_MD
 from scripts.pulumi_config import main as pulumi_config_main
+from scripts.pulumi_yaml import config_block
 from simulation.mock_program import ROOT, TEST_SECRETS, project_config
 
-SECRET_KEYS = frozenset(k for k, d in declared_settings().items() if d.parse.secret)
+SECRET_KEYS = frozenset(k for k, d in declarations().items() if d.secret)
 
 GOOD = {"s3Bucket": "cedana-metrics-example", "awsRegion": "us-east-1", **TEST_SECRETS}
 
@@ -42,7 +48,7 @@ def test_pulumi_yaml_is_generated_from_the_settings_model(
     assert pulumi_config_main() == 0, "run scripts/pulumi_config.py"
     # What the CLI reads is exactly the model's declaration of every setting.
     assert project_config() == config_block()
-    assert list(project_config()) == list(declared_settings())
+    assert list(project_config()) == list(declarations())
 
 
 def test_a_stale_pulumi_yaml_is_detected(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -55,7 +61,7 @@ def test_a_stale_pulumi_yaml_is_detected(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 def test_required_settings_have_no_default_so_the_cli_demands_them() -> None:
     declared = project_config()
-    required = [k for k, d in declared_settings().items() if d.field.is_required()]
+    required = [k for k, d in declarations().items() if d.required]
     assert required == ["clusterId", "s3Bucket", "awsRegion"]
     for key in required:
         assert "default" not in declared[key], key
@@ -99,7 +105,10 @@ def test_a_minimal_stack_loads_with_the_documented_defaults() -> None:
     assert settings.cedana_url == "https://api.cedana.ai"
     assert settings.kube_context is None
     assert settings.vector_key_prefix == "vector/data/{{ tags.ts }}/"
-    assert settings.prometheus_server_resources.limits == {"cpu": "1", "memory": "2Gi"}
+    assert settings.prometheus_server_resources.to_kubernetes()["limits"] == {
+        "cpu": "1",
+        "memory": "2Gi",
+    }
 
 
 def test_secrets_never_show_in_the_settings_repr() -> None:
@@ -328,3 +337,136 @@ def test_a_key_like_no_setting_is_still_named() -> None:
     assert error.keys == ["somethingElse"]
     assert "is not a setting of cedana-monitoring (see Pulumi.yaml)" in str(error)
     assert "pulumi config rm cedana-monitoring:somethingElse" in str(error)
+
+
+# --- One model, parsed by pydantic, below every part -----------------------------------------
+
+
+def test_a_stale_settings_reference_is_detected(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    stale = tmp_path / "settings.md"
+    stale.write_text(SETTINGS_MD.read_text().replace("`6h`", "`7h`"))
+    monkeypatch.setattr("scripts.pulumi_config.SETTINGS_MD", stale)
+    monkeypatch.setattr("sys.argv", ["pulumi_config.py", "--check"])
+    assert pulumi_config_main() == 1
+
+
+def test_the_settings_reference_lists_every_setting_with_its_default_and_fix() -> None:
+    reference = SETTINGS_MD.read_text()
+    for key, declaration in declarations().items():
+        row = next(line for line in reference.splitlines() if line.startswith(f"| `{key}` |"))
+        assert declaration.fix().replace("|", "\\|") in row, key
+        assert ("| yes |" in row) == declaration.secret, key
+    assert "| `vectorBatchTimeoutSecs` | integer | `30` |" in reference
+    assert "| `clusterId` | string | required | yes |" in reference
+
+
+def test_the_settings_model_has_a_json_schema() -> None:
+    schema = Settings.model_json_schema()
+    assert schema["properties"]["vectorBatchTimeoutSecs"]["maximum"] == 3600
+    assert schema["properties"]["clusterId"]["writeOnly"] is True
+
+
+def test_the_settings_import_neither_pulumi_nor_a_part() -> None:
+    # Pulumi hidden: importing it fails, so the settings must not need it.
+    probe = (
+        "import sys\n"
+        "for name in ('pulumi', 'pulumi_kubernetes', 'pulumi_aws', 'pulumi_random'):\n"
+        "    sys.modules[name] = None\n"
+        "import components.config\n"
+        "parts = sorted(m for m in sys.modules if m.startswith('components.')\n"
+        "    and m.split('.')[1] not in ('config', 'common', 'catalog'))\n"
+        "print(parts)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("resources", "key_in_message", "fix"),
+    [
+        (
+            {
+                "requests": {"cpu": "1 core", "memory": "1Gi"},
+                "limits": {"cpu": "2", "memory": "2Gi"},
+            },
+            "vectorAgentResources: requests.cpu must be a CPU quantity such as 100m or 1"
+            " (got '1 core')",
+            "pulumi config set --path 'cedana-monitoring:vectorAgentResources.requests.cpu'"
+            " --plaintext '100m'",
+        ),
+        (
+            {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2"}},
+            "vectorAgentResources: limits.memory is required but not set",
+            "pulumi config set --path 'cedana-monitoring:vectorAgentResources.limits.memory'"
+            " --plaintext '128Mi'",
+        ),
+        (
+            {
+                "requests": {"cpu": "1", "memory": "1Gi", "gpu": "1"},
+                "limits": {"cpu": "2", "memory": "2Gi"},
+            },
+            "vectorAgentResources: requests.gpu is not one of its fields (cpu, memory)",
+            "pulumi config set --path 'cedana-monitoring:vectorAgentResources' --plaintext",
+        ),
+    ],
+)
+def test_a_bad_field_inside_an_object_is_named_down_to_the_field(
+    resources: dict[str, Any], key_in_message: str, fix: str
+) -> None:
+    error = problems(vectorAgentResources=resources)
+    assert error.keys == ["vectorAgentResources"]
+    assert f"cedana-monitoring:{key_in_message}" in str(error)
+    assert f"fix: {fix}" in str(error)
+
+
+def test_a_bad_toleration_is_named_by_its_position_and_field() -> None:
+    error = problems(vectorAgentTolerations=[{"operator": "Exists"}, {"effect": "Sometimes"}])
+    assert "vectorAgentTolerations: [1].effect must be one of" in str(error)
+    assert "(got 'Sometimes')" in str(error)
+
+
+def test_rules_across_settings_do_not_depend_on_the_order_of_fields() -> None:
+    # The same model with its fields declared in reverse order reports the same problems.
+    reversed_fields: Any = {
+        name: (info.annotation, info) for name, info in reversed(Settings.model_fields.items())
+    }
+    reversed_model = create_model(
+        "ReversedSettings",
+        __config__=Settings.model_config,
+        __validators__={"across": model_validator(mode="after")(_rules_of(Settings))},
+        **reversed_fields,
+    )
+    config = {**GOOD, "credentialsMode": "static", "createBucket": True, "authToken": None}
+    config = {k: v for k, v in config.items() if v is not None}
+    found = []
+    for model in (Settings, reversed_model):
+        with pytest.raises(ValidationError) as caught:
+            model.model_validate_json(json.dumps(config))
+        found.append(sorted(str(e["loc"][0]) for e in caught.value.errors()))
+    assert found[0] == found[1] == ["aws_access_key_id", "aws_secret_access_key"]
+
+
+def _rules_of(model: Any) -> Any:
+    def across(self: Any) -> Any:
+        return model._rules_across_settings(self)
+
+    return across
+
+
+def test_the_go_duration_rule_reads_durations_as_the_refresher_does() -> None:
+    for text in ("45m", "1h30m", "1.5s", "500ms", "10s", "2h", ".5h", "1h0m0s"):
+        assert go_duration_seconds(text) == pytest.approx(refresher.parse_duration(text)), text
+    for text in ("45 minutes", "1d", "", "m", "-5m"):
+        assert go_duration_seconds(text) is None, text
+        with pytest.raises(ValueError):
+            refresher.parse_duration(text)

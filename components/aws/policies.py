@@ -1,4 +1,4 @@
-"""IAM and bucket policy documents, least privilege (pure: names in, JSON-ready dicts out).
+"""IAM policy documents, least privilege (pure: names in, JSON-ready dicts out).
 
 Vector's aws_s3 sink needs exactly two things: PutObject under its key prefix, and ListBucket on
 the bucket for its start-up health check (HeadBucket). Nothing else, no wildcard action, and no
@@ -90,23 +90,6 @@ def pod_identity_trust_policy() -> dict[str, Any]:
                 "Effect": "Allow",
                 "Principal": {"Service": POD_IDENTITY_SERVICE},
                 "Action": ["sts:AssumeRole", "sts:TagSession"],
-            }
-        ],
-    }
-
-
-def tls_only_bucket_policy(bucket: str, region: str) -> dict[str, Any]:
-    arn = bucket_arn(bucket, region)
-    return {
-        "Version": VERSION,
-        "Statement": [
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [arn, f"{arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
             }
         ],
     }

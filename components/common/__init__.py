@@ -1,2 +1,3 @@
 """Small things every part shares: names and ports, images, labels, security contexts, RBAC,
-providers, and the `Cluster` each part is placed in."""
+quantities, chart sources, and the `Cluster` each part is placed in. Nothing here imports the
+settings or a part."""

@@ -1,4 +1,4 @@
-"""Where every part is placed: built once from the settings and the Namespace resource."""
+"""Where every part is placed: the namespace, the address book and the image policy."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pulumi
 
 from components.common.images import ImagePolicy
 from components.common.names import Endpoints
-from components.config import Settings
 
 
 @dataclass(frozen=True)
@@ -20,14 +19,3 @@ class Cluster:
     namespace_output: pulumi.Output[str]
     endpoints: Endpoints
     images: ImagePolicy
-
-    @staticmethod
-    def of(settings: Settings, namespace_output: pulumi.Output[str]) -> Cluster:
-        return Cluster(
-            namespace=settings.namespace,
-            namespace_output=namespace_output,
-            endpoints=Endpoints(settings.namespace, settings.cluster_domain),
-            images=ImagePolicy(
-                settings.image_registry, settings.image_digests, settings.image_pull_secrets
-            ),
-        )

@@ -1,51 +1,73 @@
 """The domain rules of settings, each a named check: value in, problem (or None) out.
 
-Each returns None when the value is fine, else a short description of the problem in words a
-user can act on; the model adds the key, the value and the `pulumi config set` that fixes it.
+Pydantic checks types, ranges and choices; these check what only this domain knows (bucket
+names, quantities, image references, the key-prefix template, …) in words a user can act on.
+Each rule becomes a type (`BucketName`, …) through `checked`; the loader adds the key, the
+value and the `pulumi config set` that fixes it.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from components.vector.pipeline import NODE_COLLECTORS, POD_COLLECTORS
-from cred_refresher.cred_refresher import parse_duration
+from pydantic import AfterValidator, BeforeValidator
+from pydantic_core import PydanticCustomError
+
+from components.catalog import NODE_COLLECTORS, POD_COLLECTORS
+from components.common.quantities import CPU, MEMORY
 
 # Namespaces every cluster already has: this program creates its namespace and deletes it on
 # `pulumi destroy`, so it must never be one of these.
 RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
-
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+){1,2}-\d{1,2}$")
-_SEMVER = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
-_PROM_DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
-_CPU = re.compile(r"^(\d+(\.\d+)?|\.\d+)m?$")
-_MEMORY = re.compile(r"^(\d+(\.\d+)?)(Ki|Mi|Gi|Ti|Pi|k|K|M|G|T|P)?$")
-_OIDC_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:oidc-provider/[A-Za-z0-9./_-]+$")
-_EKS_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
-_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*[a-z0-9](:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$")
-_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
-_REGISTRY = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(/[a-z0-9._-]+)*$")
-_LABEL_NAME = re.compile(
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
-)
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _HELM_ESCAPES = ('{{ "{{" }}', "{{`", '{{"{{"}}')
+# Go's time.ParseDuration, as the refresher reads CRED_REFRESH_INTERVAL.
+_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+T = TypeVar("T")
+Rule = Callable[[T], str | None]
 
 
-def https_url(value: str) -> str | None:
-    parts = urlsplit(value)
-    if parts.scheme != "https" or not parts.hostname:
-        return "must be an https:// URL"
-    if parts.query or parts.fragment:
-        return "must not carry a query or fragment"
-    return None
+def problem(message: str, fix: str | None = None) -> NoReturn:
+    """Rejects a value; `fix` replaces the setting's own `pulumi config set` suggestion."""
+    raise PydanticCustomError("rule", "{problem}", {"problem": message, "fix": fix})
+
+
+def checked(rule: Rule[Any]) -> AfterValidator:
+    """A rule as a pydantic validator (run after the type is checked)."""
+
+    def validate(value: T) -> T:
+        found = rule(value)
+        if found:
+            problem(found)
+        return value
+
+    return AfterValidator(validate)
+
+
+def matching(pattern: str, message: str) -> Rule[str]:
+    """The rule of a value that must match a regular expression in full."""
+    compiled = re.compile(pattern)
+    return lambda value: None if compiled.fullmatch(value) else message
+
+
+def optional(rule: Rule[str]) -> Rule[str | None]:
+    """The rule of a setting that may be unset (None passes)."""
+    return lambda value: None if value is None else rule(value)
+
+
+def _empty_is_unset(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+# Pulumi config has no null: an optional setting left empty ("") is unset.
+EMPTY_IS_UNSET = BeforeValidator(_empty_is_unset)
 
 
 def http_url(value: str) -> str | None:
@@ -55,18 +77,16 @@ def http_url(value: str) -> str | None:
     return None
 
 
-def api_path_problem(value: str) -> str | None:
-    if urlsplit(value).path.rstrip("/").endswith("/v2"):
+def cedana_url(value: str) -> str | None:
+    """The API's base URL (https is required across settings, unless insecureCedanaUrl)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an https:// URL"
+    if parts.query or parts.fragment:
+        return "must not carry a query or fragment"
+    if parts.path.rstrip("/").endswith("/v2"):
         return "must be the API's base URL without /v2 (the refresher adds /v2/monitoring/…)"
     return None
-
-
-def cedana_url(value: str) -> str | None:
-    return https_url(value) or api_path_problem(value)
-
-
-def insecure_cedana_url(value: str) -> str | None:
-    return http_url(value) or api_path_problem(value)
 
 
 def uuid(value: str) -> str | None:
@@ -80,7 +100,7 @@ def uuid(value: str) -> str | None:
 def s3_bucket(name: str) -> str | None:
     """The S3 general-purpose bucket naming rules, in words a user can act on."""
     if not 3 <= len(name) <= 63:
-        return f"must be 3 to 63 characters long (got {len(name)})"
+        return "must be 3 to 63 characters long"
     if not re.fullmatch(r"[a-z0-9.-]+", name):
         return "may contain only lowercase letters, digits, dots and hyphens"
     if not (name[0].isalnum() and name[-1].isalnum()):
@@ -89,10 +109,9 @@ def s3_bucket(name: str) -> str | None:
         return "must not contain two adjacent dots"
     try:
         ipaddress.IPv4Address(name)
+        return "must not be formatted as an IP address"
     except ValueError:
         pass
-    else:
-        return "must not be formatted as an IP address"
     for prefix in ("xn--", "sthree-", "amzn-s3-demo-"):
         if name.startswith(prefix):
             return f"must not start with {prefix!r}"
@@ -100,10 +119,6 @@ def s3_bucket(name: str) -> str | None:
         if name.endswith(suffix):
             return f"must not end with {suffix!r}"
     return None
-
-
-def aws_region(value: str) -> str | None:
-    return None if _REGION.fullmatch(value) else "must be an AWS region such as us-east-1"
 
 
 def namespace(value: str) -> str | None:
@@ -115,63 +130,41 @@ def namespace(value: str) -> str | None:
 
 
 def dns_name(value: str) -> str | None:
-    parts = value.split(".")
-    if len(value) > 253 or not all(_DNS_LABEL.fullmatch(p) for p in parts):
+    if len(value) > 253 or not all(_DNS_LABEL.fullmatch(p) for p in value.split(".")):
         return "must be a DNS name such as cluster.local"
     return None
 
 
-def chart_version(value: str) -> str | None:
-    return None if _SEMVER.fullmatch(value) else "must be an exact chart version such as 1.2.3"
+def go_duration_seconds(text: str) -> float | None:
+    """Seconds in a Go duration (45m, 1h30m, 1.5s), or None when it is not one."""
+    if text == "0":
+        return 0.0
+    position, total = 0, 0.0
+    while position < len(text):
+        match = _GO_DURATION_PART.match(text, position)
+        if not match:
+            return None
+        total += float(match.group(1)) * _GO_UNITS[match.group(2)]
+        position = match.end()
+    return total if text else None
 
 
-def prometheus_duration(value: str) -> str | None:
-    return None if _PROM_DURATION.fullmatch(value) else "must be a duration such as 6h or 90m"
-
-
-def memory_quantity(value: str) -> str | None:
-    return None if _MEMORY.fullmatch(value) else "must be a memory quantity such as 4Gi"
-
-
-def go_duration(value: str) -> str | None:
-    try:
-        seconds = parse_duration(value)
-    except ValueError:
+def refresh_interval(value: str) -> str | None:
+    seconds = go_duration_seconds(value)
+    if seconds is None:
         return "must be a duration such as 45m, 30s or 1h30m"
-    if seconds < 10:
-        return "must be at least 10s"
-    return None
+    return "must be at least 10s" if seconds < 10 else None
 
 
 def image(value: str) -> str | None:
     if "@" in value:
         return "give the image with its tag only; pin digests with imageDigests"
-    if not _IMAGE.fullmatch(value):
+    if not re.fullmatch(
+        r"[a-z0-9][a-z0-9._/:-]*[a-z0-9](:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})", value
+    ):
         return "must be an image reference with an exact tag, such as repo/name:1.2.3"
     if value.rsplit(":", 1)[1] == "latest":
         return "must be pinned to an exact tag, not latest"
-    return None
-
-
-def registry(value: str) -> str | None:
-    if value and not _REGISTRY.fullmatch(value):
-        return "must be a registry host with an optional path, such as registry.example.com/mirror"
-    return None
-
-
-def optional_http_url(value: str) -> str | None:
-    return http_url(value) if value else None
-
-
-def oidc_provider_arn(value: str) -> str | None:
-    if value and not _OIDC_ARN.fullmatch(value):
-        return "must be an IAM OIDC provider ARN: arn:aws:iam::<account>:oidc-provider/<issuer>"
-    return None
-
-
-def eks_cluster_name(value: str) -> str | None:
-    if value and not _EKS_NAME.fullmatch(value):
-        return "must be an EKS cluster name: letters, digits, '-' and '_', at most 100"
     return None
 
 
@@ -185,127 +178,100 @@ def key_prefix(value: str) -> str | None:
     return None
 
 
-def _cpu_millis(value: str) -> Decimal:
-    return Decimal(value[:-1]) if value.endswith("m") else Decimal(value) * 1000
-
-
-_MEMORY_FACTORS = {
-    "": 1,
-    "k": 10**3,
-    "K": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-}
-
-
-def memory_bytes(value: str) -> int:
-    match = _MEMORY.fullmatch(value)
-    if not match:
-        raise ValueError(value)
-    return int(Decimal(match.group(1)) * _MEMORY_FACTORS[match.group(3) or ""])
-
-
-def cpu_millis(value: str) -> int:
-    if not _CPU.fullmatch(value):
-        raise ValueError(value)
-    return int(_cpu_millis(value))
-
-
-def resources(value: Any) -> str | None:
-    if not isinstance(value, dict) or set(value) != {"requests", "limits"}:
-        return "must be an object with exactly 'requests' and 'limits'"
-    for part in ("requests", "limits"):
-        section = value[part]
-        if not isinstance(section, dict) or set(section) != {"cpu", "memory"}:
-            return f"'{part}' must have exactly 'cpu' and 'memory'"
-        if not isinstance(section["cpu"], str) or not _CPU.fullmatch(section["cpu"]):
-            return f"{part}.cpu must be a CPU quantity such as 100m or 1"
-        if not isinstance(section["memory"], str) or not _MEMORY.fullmatch(section["memory"]):
-            return f"{part}.memory must be a memory quantity such as 128Mi"
-    try:
-        if cpu_millis(value["requests"]["cpu"]) > cpu_millis(value["limits"]["cpu"]):
-            return "requests.cpu must not exceed limits.cpu"
-        if memory_bytes(value["requests"]["memory"]) > memory_bytes(value["limits"]["memory"]):
-            return "requests.memory must not exceed limits.memory"
-    except (InvalidOperation, ValueError):
-        return "has a quantity that cannot be parsed"
-    return None
-
-
-def tolerations(value: Any) -> str | None:
-    if not isinstance(value, list):
-        return "must be a list of Kubernetes tolerations"
-    allowed = {"key", "operator", "value", "effect", "tolerationSeconds"}
-    for item in value:
-        if not isinstance(item, dict) or not set(item) <= allowed:
-            return f"each toleration may only have the fields {', '.join(sorted(allowed))}"
-        if item.get("operator", "Equal") not in ("Equal", "Exists"):
-            return "a toleration's operator must be Equal or Exists"
-        if item.get("effect", "") not in ("", "NoSchedule", "PreferNoSchedule", "NoExecute"):
-            return "a toleration's effect must be NoSchedule, PreferNoSchedule or NoExecute"
-    return None
-
-
-def node_selector(value: Any) -> str | None:
-    if not isinstance(value, dict):
-        return 'must be a map of node label to value, such as {"gpu": "true"}'
-    for label, label_value in value.items():
-        if not isinstance(label, str) or not _LABEL_NAME.fullmatch(label) or len(label) > 317:
-            return f"{label!r} is not a valid node label name"
-        if not isinstance(label_value, str) or not _LABEL_VALUE.fullmatch(label_value):
-            return f"the value of {label!r} must be a label value (string, at most 63 characters)"
-        if len(label_value) > 63:
-            return f"the value of {label!r} is longer than 63 characters"
-    return None
-
-
-def pull_secrets(value: Any) -> str | None:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        return "must be a list of Secret names"
-    bad = [v for v in value if not _DNS_LABEL.fullmatch(v) and not re.fullmatch(r"[a-z0-9.-]+", v)]
-    return f"{bad[0]!r} is not a Secret name" if bad else None
-
-
-def digests(value: Any) -> str | None:
-    if not isinstance(value, dict):
-        return "must be a map of image repository to sha256 digest"
-    for repo, digest in value.items():
-        if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
-            return f"the digest for {repo!r} must look like sha256:<64 hex characters>"
-    return None
-
-
-def host_collectors(value: Any) -> str | None:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        return 'must be a list of host_metrics collectors, such as ["cpu", "memory"]'
-    for collector in value:
-        if collector in POD_COLLECTORS:
-            return (
-                f"{collector!r} would describe the agent's pod, not the node:"
-                f" it {POD_COLLECTORS[collector]}"
-            )
-        if collector not in NODE_COLLECTORS:
-            return f"{collector!r} is not one of {', '.join(NODE_COLLECTORS)}"
-    if len(set(value)) != len(value):
-        return "lists a collector twice"
-    return None
-
-
-def storage_class(value: str) -> str | None:
-    if value and (len(value) > 253 or not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", value)):
-        return "must be a StorageClass name (lowercase letters, digits, '-' and '.')"
-    return None
-
-
 def chart_repository(value: str) -> str | None:
     parts = urlsplit(value)
-    if parts.scheme not in ("https", "http", "oci") or not parts.hostname:
+    if value and (parts.scheme not in ("https", "http", "oci") or not parts.hostname):
         return "must be a Helm repository URL (https://…) or an OCI registry path (oci://…)"
     return None
+
+
+def label_name(value: str) -> str | None:
+    dns_prefix = r"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    name = r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
+    if len(value) > 317 or not re.fullmatch(dns_prefix + name, value):
+        return f"{value!r} is not a valid node label name"
+    return None
+
+
+def host_collector(collector: str) -> str | None:
+    if collector in POD_COLLECTORS:
+        return (
+            f"{collector!r} would describe the agent's pod, not the node:"
+            f" it {POD_COLLECTORS[collector]}"
+        )
+    if collector not in NODE_COLLECTORS:
+        return f"{collector!r} is not one of {', '.join(NODE_COLLECTORS)}"
+    return None
+
+
+def no_repeats(values: Sequence[Any]) -> str | None:
+    return "lists an entry twice" if len(set(values)) != len(values) else None
+
+
+# --- The domain's types, as settings declare them ---------------------------------------------
+
+
+def like(pattern: str, message: str) -> AfterValidator:
+    return checked(matching(pattern, message))
+
+
+def optional_like(pattern: str, message: str) -> AfterValidator:
+    return checked(optional(matching(pattern, message)))
+
+
+_REGION = r"[a-z]{2}(-[a-z]+){1,2}-\d{1,2}"
+_SEMVER = r"\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?"
+_PROMETHEUS_DURATION = r"(\d+(ms|s|m|h|d|w|y))+"
+_REGISTRY = r"([a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(/[a-z0-9._-]+)*)?"
+_STORAGE_CLASS = r"([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)?"
+_LABEL_VALUE = r"(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?"
+_OIDC_ARN = r"arn:aws(-cn|-us-gov)?:iam::\d{12}:oidc-provider/[A-Za-z0-9./_-]+"
+_EKS_NAME = r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}"
+
+BucketName = Annotated[str, checked(s3_bucket)]
+Region = Annotated[str, like(_REGION, "must be an AWS region such as us-east-1")]
+Namespace = Annotated[str, checked(namespace)]
+DnsName = Annotated[str, checked(dns_name)]
+ChartVersion = Annotated[str, like(_SEMVER, "must be an exact chart version such as 1.2.3")]
+PrometheusDuration = Annotated[
+    str, like(_PROMETHEUS_DURATION, "must be a duration such as 6h or 90m")
+]
+CpuQuantity = Annotated[str, like(CPU.pattern, "must be a CPU quantity such as 100m or 1")]
+MemoryQuantity = Annotated[str, like(MEMORY.pattern, "must be a memory quantity such as 128Mi")]
+RefreshInterval = Annotated[str, checked(refresh_interval)]
+Image = Annotated[str, checked(image)]
+Registry = Annotated[
+    str,
+    like(
+        _REGISTRY,
+        "must be a registry host with an optional path, such as registry.example.com/mirror",
+    ),
+]
+KeyPrefix = Annotated[str, checked(key_prefix)]
+StorageClass = Annotated[
+    str,
+    like(_STORAGE_CLASS, "must be a StorageClass name (lowercase letters, digits, '-' and '.')"),
+]
+ChartRepository = Annotated[str, checked(chart_repository)]
+HttpUrl = Annotated[str, checked(http_url)]
+SecretName = Annotated[str, like(r"[a-z0-9.-]+", "is not a Secret name")]
+Digest = Annotated[str, like(r"sha256:[a-f0-9]{64}", "must look like sha256:<64 hex characters>")]
+LabelName = Annotated[str, checked(label_name)]
+LabelValue = Annotated[
+    str, like(_LABEL_VALUE, "must be a label value: at most 63 letters, digits, '-', '_' or '.'")
+]
+HostCollector = Annotated[str, checked(host_collector)]
+OidcProviderArn = Annotated[
+    str | None,
+    EMPTY_IS_UNSET,
+    optional_like(
+        _OIDC_ARN, "must be an IAM OIDC provider ARN: arn:aws:iam::<account>:oidc-provider/<issuer>"
+    ),
+]
+EksClusterName = Annotated[
+    str | None,
+    EMPTY_IS_UNSET,
+    optional_like(
+        _EKS_NAME, "must be an EKS cluster name: letters, digits, '-' and '_', at most 100"
+    ),
+]

@@ -45,7 +45,7 @@ class PrometheusArgs:
                 server_resources=settings.prometheus_server_resources,
                 kube_state_metrics_resources=settings.kube_state_metrics_resources,
                 node_exporter_resources=settings.node_exporter_resources,
-                dcgm=dcgm_target_for(settings),
+                dcgm=dcgm_target_for(settings.gpu_mode, settings.dcgm_endpoint, cluster.endpoints),
                 server_cluster_role=f"{cluster.namespace}-{SERVER_SERVICE_ACCOUNT}",
                 images=cluster.images,
                 remote_write_url=cluster.endpoints.collector_remote_write,

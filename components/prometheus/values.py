@@ -23,9 +23,10 @@ from components.catalog import (
 )
 from components.common.images import ImagePolicy, mirrored
 from components.common.names import DCGM_PORT, Endpoints
+from components.common.quantities import memory_bytes
 from components.common.security import container_security_context, pod_security_context
-from components.config import GpuMode, Resources, Settings
-from components.config.rules import memory_bytes
+from components.config import GpuMode, Resources
+from components.config.types import resources
 
 # Node agents run on every node, tainted GPU nodes included.
 NODE_AGENT_TOLERATIONS = [{"operator": "Exists", "effect": "NoSchedule"}]
@@ -53,14 +54,13 @@ def dcgm_target(url: str) -> DcgmTarget:
     return DcgmTarget(None, None, port, parts.path or "/metrics", url)
 
 
-def dcgm_target_for(settings: Settings) -> DcgmTarget | None:
-    """Which GPU exporter Prometheus scrapes, per gpuMode."""
-    if settings.gpu_mode is GpuMode.OFF:
+def dcgm_target_for(mode: GpuMode, external: str, endpoints: Endpoints) -> DcgmTarget | None:
+    """Which GPU exporter Prometheus scrapes, per gpuMode (`external`: the endpoint URL)."""
+    if mode is GpuMode.OFF:
         return None
-    if settings.gpu_mode is GpuMode.EXTERNAL:
-        return dcgm_target(settings.dcgm_endpoint)
-    service = Endpoints(settings.namespace, settings.cluster_domain).dcgm_service
-    return DcgmTarget(service, settings.namespace, DCGM_PORT, "/metrics", "")
+    if mode is GpuMode.EXTERNAL:
+        return dcgm_target(external)
+    return DcgmTarget(endpoints.dcgm_service, endpoints.namespace, DCGM_PORT, "/metrics", "")
 
 
 def dcgm_scrape_config(target: DcgmTarget) -> dict[str, Any]:
@@ -142,9 +142,7 @@ def scrape_configs(dcgm: DcgmTarget | None) -> dict[str, Any]:
 
 
 # The config reloader beside the server: tiny and constant, so not a setting.
-RELOADER_RESOURCES = Resources(
-    requests={"cpu": "10m", "memory": "16Mi"}, limits={"cpu": "50m", "memory": "32Mi"}
-)
+RELOADER_RESOURCES = resources("10m", "16Mi", "50m", "32Mi")
 # Only what the collector ships: fewer objects watched, fewer series, a smaller ClusterRole.
 KSM_COLLECTORS = ["pods", "jobs"]
 SERVER_SERVICE_ACCOUNT = "prometheus-server"

@@ -75,25 +75,6 @@ S3_RETRY = {"type": "custom", "status_codes": [400, 401, 403]}
 # acknowledged at once; a few to a dozen objects a minute never need more.
 IN_ORDER = {"concurrency": 1}
 
-# host_metrics collectors that describe the node from inside the agent's pod: they read
-# /host/proc and /host/sys (the chart's PROCFS_ROOT and SYSFS_ROOT).
-NODE_COLLECTORS = {
-    "cpu": "per-CPU time of the node (/proc/stat)",
-    "memory": "the node's memory and swap (/proc/meminfo)",
-    "load": "the node's load averages (/proc/loadavg)",
-    "disk": "the node's block devices (/proc/diskstats)",
-    "host": "the node's uptime and boot time",
-    "cgroups": "the node's cgroup tree (/sys/fs/cgroup), bounded to a few levels: large",
-}
-# Collectors that would describe the agent's own pod while being tagged as the node's: they
-# need the host's namespaces, which the agent deliberately does not get.
-POD_COLLECTORS = {
-    "network": "reads /proc/net/dev of the pod's network namespace (needs hostNetwork)",
-    "tcp": "reads /proc/net/tcp of the pod's network namespace (needs hostNetwork)",
-    "filesystem": "lists the container's mounts, not the node's (needs the host's mounts)",
-    "process": "sees only the container's processes (needs hostPID)",
-}
-DEFAULT_HOST_COLLECTORS = ("cpu", "disk", "host", "load", "memory")
 # cgroups, if asked for: the root, the QoS classes and the pods (not every container).
 CGROUPS_LEVELS = 3
 

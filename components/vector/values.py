@@ -166,34 +166,74 @@ def collector_values(
     return values
 
 
-def collector_persistence(settings: Settings) -> dict[str, Any]:
-    if not settings.vector_collector_persistence:
+@dataclass(frozen=True)
+class AgentSettings:
+    """What the per-node agent collects and how its pod runs."""
+
+    buffer_bytes: int
+    host_collectors: tuple[str, ...]
+    ship_node_exporter: bool
+    resources: Resources
+    tolerations: tuple[dict[str, Any], ...]
+
+    @staticmethod
+    def from_settings(settings: Settings) -> AgentSettings:
+        return AgentSettings(
+            buffer_bytes=settings.vector_agent_buffer_bytes,
+            host_collectors=settings.vector_host_metrics_collectors,
+            ship_node_exporter=settings.ship_node_exporter,
+            resources=settings.vector_agent_resources,
+            tolerations=tuple(t.to_kubernetes() for t in settings.vector_agent_tolerations),
+        )
+
+
+@dataclass(frozen=True)
+class CollectorSettings:
+    """Where the collector writes, what it collects, and how its pod keeps its buffer."""
+
+    sink: SinkSettings
+    collect_dcgm: bool
+    resources: Resources
+    persistence: bool
+    storage_size: str
+    storage_class: str
+
+    @staticmethod
+    def from_settings(settings: Settings, bucket: pulumi.Input[str]) -> CollectorSettings:
+        return CollectorSettings(
+            sink=SinkSettings(
+                bucket=bucket,
+                region=settings.aws_region,
+                key_prefix=settings.vector_key_prefix,
+                batch_max_bytes=settings.vector_batch_max_bytes,
+                batch_timeout_secs=settings.vector_batch_timeout_secs,
+                compression=settings.vector_compression,
+                buffer_max_bytes=settings.vector_collector_buffer_bytes,
+                endpoint=settings.s3_endpoint,
+            ),
+            collect_dcgm=settings.gpu_mode.collects,
+            resources=settings.vector_collector_resources,
+            persistence=settings.vector_collector_persistence,
+            storage_size=settings.vector_collector_storage_size,
+            storage_class=settings.vector_collector_storage_class,
+        )
+
+
+def collector_persistence(collector: CollectorSettings) -> dict[str, Any]:
+    if not collector.persistence:
         return {"enabled": False}
     persistence: dict[str, Any] = {
         "enabled": True,
         "accessModes": ["ReadWriteOnce"],
-        "size": settings.vector_collector_storage_size,
+        "size": collector.storage_size,
     }
-    if settings.vector_collector_storage_class:
-        persistence["storageClassName"] = settings.vector_collector_storage_class
+    if collector.storage_class:
+        persistence["storageClassName"] = collector.storage_class
     return persistence
 
 
-def sink_settings(settings: Settings, bucket: pulumi.Input[str]) -> SinkSettings:
-    return SinkSettings(
-        bucket=bucket,
-        region=settings.aws_region,
-        key_prefix=settings.vector_key_prefix,
-        batch_max_bytes=settings.vector_batch_max_bytes,
-        batch_timeout_secs=settings.vector_batch_timeout_secs,
-        compression=settings.vector_compression,
-        buffer_max_bytes=settings.vector_collector_buffer_bytes,
-        endpoint=settings.s3_endpoint,
-    )
-
-
 def agent_pipeline(
-    settings: Settings,
+    agent: AgentSettings,
     wiring: AgentWiring,
     data_dir: str = DATA_DIR,
     intervals: Mapping[str, int] = INTERVALS,
@@ -202,60 +242,71 @@ def agent_pipeline(
     return agent_config(
         wiring,
         data_dir=data_dir,
-        buffer_bytes=settings.vector_agent_buffer_bytes,
-        host_collectors=settings.vector_host_metrics_collectors,
-        ship_node_exporter=settings.ship_node_exporter,
+        buffer_bytes=agent.buffer_bytes,
+        host_collectors=agent.host_collectors,
+        ship_node_exporter=agent.ship_node_exporter,
         intervals=intervals,
     )
 
 
 def collector_pipeline(
-    settings: Settings,
+    collector: CollectorSettings,
     wiring: CollectorWiring,
-    bucket: pulumi.Input[str],
     data_dir: str = DATA_DIR,
     intervals: Mapping[str, int] = INTERVALS,
 ) -> dict[str, Any]:
     """The collector's Vector config; the lab passes loopback wiring and shorter intervals."""
     return collector_config(
         wiring,
-        sink_settings(settings, bucket),
+        collector.sink,
         data_dir=data_dir,
-        collect_dcgm=settings.gpu_mode.collects,
+        collect_dcgm=collector.collect_dcgm,
         intervals=intervals,
     )
 
 
+@dataclass(frozen=True)
+class VectorSettings:
+    """Both releases: the agent, the collector, and what their pods share."""
+
+    agent: AgentSettings
+    collector: CollectorSettings
+    priority_class_name: str
+    api: bool
+
+    @staticmethod
+    def from_settings(settings: Settings, bucket: pulumi.Input[str]) -> VectorSettings:
+        return VectorSettings(
+            agent=AgentSettings.from_settings(settings),
+            collector=CollectorSettings.from_settings(settings, bucket),
+            priority_class_name=settings.vector_priority_class_name,
+            api=settings.vector_api,
+        )
+
+
 def release_values(
-    settings: Settings,
-    cluster: Cluster,
-    bucket: pulumi.Input[str],
-    wiring: CredentialWiring,
+    vector: VectorSettings, cluster: Cluster, wiring: CredentialWiring
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Helm values of the agent release and of the collector release."""
 
     def pod(resources: Resources, service_account: str) -> VectorPodSettings:
         return VectorPodSettings(
-            resources,
-            settings.vector_priority_class_name,
-            service_account,
-            cluster.images,
-            settings.vector_api,
+            resources, vector.priority_class_name, service_account, cluster.images, vector.api
         )
 
-    api = settings.vector_api
+    api = vector.api
     agent = agent_values(
-        agent_pipeline(settings, AgentWiring.in_cluster(cluster.endpoints, api=api)),
-        pod(settings.vector_agent_resources, VECTOR_AGENT_RELEASE),
-        list(settings.vector_agent_tolerations),
+        agent_pipeline(vector.agent, AgentWiring.in_cluster(cluster.endpoints, api=api)),
+        pod(vector.agent.resources, VECTOR_AGENT_RELEASE),
+        list(vector.agent.tolerations),
     )
     collector = collector_values(
         collector_pipeline(
-            settings, CollectorWiring.in_cluster(cluster.endpoints, api=api), bucket
+            vector.collector, CollectorWiring.in_cluster(cluster.endpoints, api=api)
         ),
-        pod(settings.vector_collector_resources, VECTOR_COLLECTOR_RELEASE),
+        pod(vector.collector.resources, VECTOR_COLLECTOR_RELEASE),
         wiring,
-        collector_persistence(settings),
-        settings.vector_collector_buffer_bytes,
+        collector_persistence(vector.collector),
+        vector.collector.sink.buffer_max_bytes,
     )
     return agent, collector

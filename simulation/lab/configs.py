@@ -15,7 +15,6 @@ from typing import Any
 
 from components.catalog import CADVISOR_JOB, DCGM_JOB, INTERVALS
 from components.config import MappingSource, Settings, load_settings
-from components.config.stack_files import stack_config
 from components.prometheus.values import (
     DcgmTarget,
     dcgm_scrape_config,
@@ -23,7 +22,13 @@ from components.prometheus.values import (
     scrape_configs,
 )
 from components.vector.pipeline import AgentWiring, CollectorWiring
-from components.vector.values import agent_pipeline, collector_pipeline
+from components.vector.values import (
+    AgentSettings,
+    CollectorSettings,
+    agent_pipeline,
+    collector_pipeline,
+)
+from scripts.stack_files import stack_config
 
 BUCKET = "cedana-lab-metrics"
 REGION = "us-east-1"
@@ -78,7 +83,11 @@ def agent_vector_config(
         node_exporter=f"http://127.0.0.1:{fixtures}/node-exporter/metrics",
         api=f"127.0.0.1:{api_port}",
     )
-    return dict(helm_tpl_unescape(agent_pipeline(settings, wiring, data_dir, intervals)))
+    return dict(
+        helm_tpl_unescape(
+            agent_pipeline(AgentSettings.from_settings(settings), wiring, data_dir, intervals)
+        )
+    )
 
 
 def collector_vector_config(
@@ -91,7 +100,8 @@ def collector_vector_config(
         event_exporter=f"http://127.0.0.1:{ports.fixtures}/events/metrics",
         api=f"127.0.0.1:{ports.collector_api}",
     )
-    config = collector_pipeline(settings, wiring, BUCKET, data_dir, intervals)
+    collector = CollectorSettings.from_settings(settings, BUCKET)
+    config = collector_pipeline(collector, wiring, data_dir, intervals)
     return dict(helm_tpl_unescape(config))
 
 

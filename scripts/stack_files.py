@@ -16,7 +16,7 @@ import yaml
 
 from components.common.names import PROJECT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class MissingConfigError(Exception):

@@ -11,9 +11,8 @@ import textwrap
 from typing import Any
 
 import yaml
-from pydantic_core import PydanticUndefined
 
-from components.config.load import declared_settings
+from components.config import declarations
 
 CONFIG_LINE = "config:\n"
 
@@ -21,20 +20,19 @@ CONFIG_LINE = "config:\n"
 def config_block() -> dict[str, dict[str, Any]]:
     """Key -> Pulumi declaration (type, items, secret, default, description)."""
     block: dict[str, dict[str, Any]] = {}
-    for config_key, setting in declared_settings().items():
-        declaration: dict[str, Any] = {"type": setting.parse.pulumi_type}
-        if setting.parse.items:
-            declaration["items"] = {"type": setting.parse.items}
-        default = setting.field.default
-        if default is PydanticUndefined:
+    for config_key, setting in declarations().items():
+        declaration: dict[str, Any] = {"type": setting.type}
+        if setting.items:
+            declaration["items"] = {"type": setting.items}
+        if setting.required:
             # The CLI refuses a stack without this key, and refuses `secret: true` with a
             # default, so only required secrets are declared secret (the program refuses the
             # others in plain text).
-            if setting.parse.secret:
+            if setting.secret:
                 declaration["secret"] = True
         else:
-            declaration["default"] = default
-        declaration["description"] = setting.field.description
+            declaration["default"] = setting.default
+        declaration["description"] = setting.description
         block[config_key] = declaration
     return block
 
@@ -80,8 +78,7 @@ def render() -> str:
     """The `config:` block as Pulumi.yaml holds it, one commented section per group."""
     lines = [CONFIG_LINE.rstrip("\n")]
     for config_key, declaration in config_block().items():
-        extra = declared_settings()[config_key].field.json_schema_extra
-        group = extra.get("group") if isinstance(extra, dict) else None
+        group = declarations()[config_key].group
         if group:
             if len(lines) > 1:
                 lines.append("")
