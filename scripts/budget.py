@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from components.common.quantities import cpu_millis, memory_bytes  # noqa: E402
-from components.config import GpuMode, MappingSource, Resources, Settings, load_settings  # noqa: E402
+from components.config import GpuMode, Resources, Settings, load_settings  # noqa: E402
 from components.prometheus.values import RELOADER_RESOURCES  # noqa: E402
-from scripts.stack_files import stack_config, stack_values  # noqa: E402
+from scripts.stack_files import MappingSource, stack_config, stack_values  # noqa: E402
 
 PLACEHOLDER_SECRETS = {
     "clusterId": "00000000-0000-0000-0000-000000000000",

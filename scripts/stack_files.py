@@ -7,7 +7,8 @@ script and the multi-cluster script use this to read a stack without the CLI.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,3 +68,24 @@ def stack_config(
         if declaration.get("secret") and key not in secrets:
             raise MissingConfigError(f"configuration key '{key}' must be encrypted as it's secret")
     return StackConfig(merged, frozenset(secrets))
+
+
+@dataclass(frozen=True)
+class MappingSource:
+    """The settings loader's ConfigSource over a plain mapping (values that are not strings
+    are JSON-encoded, as the CLI hands them over)."""
+
+    values: Mapping[str, Any]
+    secret_keys: frozenset[str] = frozenset()
+
+    def get(self, key: str) -> str | None:
+        if key not in self.values:
+            return None
+        value = self.values[key]
+        return value if isinstance(value, str) else json.dumps(value)
+
+    def is_secret(self, key: str) -> bool:
+        return key in self.secret_keys
+
+    def configured_keys(self) -> Iterable[str]:
+        return self.values.keys()

@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError, create_model, model_validator
 
-from components.config import ConfigError, MappingSource, Settings, declarations, load_settings
+from components.config import ConfigError, Settings, declarations, load_settings
 from components.config.rules import go_duration_seconds
 from components.config.rules import s3_bucket as s3_bucket_problem
 from cred_refresher import cred_refresher as refresher
 from scripts.pulumi_config import PULUMI_YAML, SETTINGS_MD
 from scripts.pulumi_config import main as pulumi_config_main
 from scripts.pulumi_yaml import config_block
+from scripts.stack_files import MappingSource
 from simulation.mock_program import ROOT, TEST_SECRETS, project_config
 
 SECRET_KEYS = frozenset(k for k, d in declarations().items() if d.secret)

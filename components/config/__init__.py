@@ -5,7 +5,7 @@ This package imports neither Pulumi nor any part: it sits below everything that 
 """
 
 from components.config.errors import ConfigError, Problem
-from components.config.load import ConfigSource, MappingSource, load_settings
+from components.config.load import ConfigSource, load_settings
 from components.config.model import Settings
 from components.config.schema import Declaration, declarations
 from components.config.types import CredentialsMode, GpuMode, Resources, Toleration
@@ -16,7 +16,6 @@ __all__ = [
     "CredentialsMode",
     "Declaration",
     "GpuMode",
-    "MappingSource",
     "Problem",
     "Resources",
     "Settings",

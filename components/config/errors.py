@@ -14,6 +14,16 @@ from components.common.names import PROJECT
 from components.config.model import Settings
 from components.config.schema import Declaration, declarations, nested_example, nested_fields
 
+WORDS = {
+    "missing": "is required but not set",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "string_type": "must be a string",
+}
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -38,84 +48,55 @@ class ConfigError(Exception):
         return [p.key for p in self.problems]
 
 
-def _path(loc: tuple[str | int, ...]) -> str:
-    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
-
-
-def _words(error: ErrorDetails, declaration: Declaration) -> str:
-    """What is wrong, in words, for each kind of error pydantic reports."""
+def _words(error: ErrorDetails, setting: Declaration, path: tuple[str | int, ...]) -> str:
     kind, ctx = error["type"], error.get("ctx") or {}
+    if kind in WORDS:
+        return WORDS[kind]
     if kind == "rule":
         return str(ctx["problem"])
-    if kind == "missing":
-        return "is required but not set"
-    if kind in ("bool_type", "bool_parsing"):
-        return "must be true or false"
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return "must be a whole number"
     if kind in ("greater_than_equal", "less_than_equal"):
-        low, high = _bounds(declaration)
+        bounds = Settings.model_json_schema()["properties"][setting.key]
+        low, high = bounds.get("minimum"), bounds.get("maximum")
         if low is not None and high is not None:
             return f"must be between {low} and {high}"
-        return f"must be at least {low}" if low is not None else f"must be at most {high}"
+        return f"must be at least {low}" if high is None else f"must be at most {high}"
     if kind in ("enum", "literal_error"):
-        expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
-        return f"must be one of {expected}"
+        return "must be one of " + str(ctx["expected"]).replace("'", "").replace(" or ", ", ")
     if kind == "extra_forbidden":
-        return "is not a field here"
-    if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return f"must be an object such as {declaration.example}"
+        return f"is not one of its fields ({', '.join(nested_fields(setting.key, path[:-1]))})"
+    if kind.endswith(("dict_type", "model_type", "model_attributes_type")):
+        return f"must be an object such as {setting.example}"
     if kind in ("tuple_type", "list_type"):
-        return f"must be a list such as {declaration.example}"
-    if kind == "string_type":
-        return "must be a string"
+        return f"must be a list such as {setting.example}"
     return str(error["msg"])
 
 
-def _bounds(declaration: Declaration) -> tuple[int | None, int | None]:
-    low = high = None
-    for constraint in Settings.model_fields[declaration.field].metadata:
-        low = getattr(constraint, "ge", low)
-        high = getattr(constraint, "le", high)
-    return low, high
-
-
 def problem_from(error: ErrorDetails) -> Problem:
-    """One pydantic error as a Problem: key, what is wrong (down to the field inside an
+    """One pydantic error as a Problem: the key, what is wrong (down to the field inside an
     object), and the exact command that fixes it."""
-    key, *inside = error["loc"]
-    key = str(key)
+    first, *inside = error["loc"]
     known = declarations()
-    if key not in known:
-        # Errors on defaults name the field (`auth_token`), errors on given values the key.
-        key = next((d.key for d in known.values() if d.field == key), key)
-    if error["type"] == "extra_forbidden" and not inside:
-        return unknown_key(key)
-    declaration = known[key]
-    words = _words(error, declaration)
+    # Errors on given values name the key (`authToken`), rules across settings the field.
+    key = next((d.key for d in known.values() if str(first) in (d.key, d.field)), str(first))
     path = tuple(inside)
-    if error["type"] == "extra_forbidden":
-        allowed = nested_fields(declaration, path[:-1])
-        words = f"is not one of its fields ({', '.join(allowed)})"
-    value = error.get("input")
-    shown = isinstance(value, str | int) and not isinstance(value, bool)
-    if (
-        shown
-        and not declaration.secret
-        and error["type"] not in ("missing", "extra_forbidden")
-        and repr(value) not in words
-    ):
+    if error["type"] == "extra_forbidden" and not path:
+        return unknown_key(key)
+    setting = known[key]
+    words, value = _words(error, setting, path), error.get("input")
+    shown = isinstance(value, str | int) and not isinstance(value, bool) and not setting.secret
+    if shown and error["type"] not in ("missing", "extra_forbidden") and repr(value) not in words:
         words = f"{words} (got {value!r})"
     fix = (error.get("ctx") or {}).get("fix")
     if path and path[-1] == "[key]":
         pass  # a map's key: the rule's words name it
-    elif path and declaration.type == "object" and declaration.nested_model is None:
+    elif path and setting.type == "object" and not setting.fields:
         words = f"the value of {path[0]!r} {words}"
     elif path:
-        words = f"{_path(path).lstrip('.')} {words}"
-        leaf = nested_example(declaration, path)
-        fix = fix or (declaration.fix(_path(path), leaf) if leaf else None)
-    return Problem(key, words, fix or declaration.fix())
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+        words = f"{where.lstrip('.')} {words}"
+        leaf = nested_example(key, path)
+        fix = fix or (setting.fix(where, leaf) if leaf else None)
+    return Problem(key, words, fix or setting.fix())
 
 
 def unknown_key(key: str) -> Problem:

@@ -1,8 +1,6 @@
-"""Each setting as Pulumi config sees it, read from `Settings.model_json_schema()`.
-
-The loader (how a raw value is decoded, which `pulumi config set` fixes it), Pulumi.yaml's
-`config:` block and docs/settings.md all come from here, so they cannot disagree.
-"""
+"""Each setting as Pulumi config sees it, read from `Settings.model_json_schema()`: the loader
+(how a raw value decodes, which `pulumi config set` fixes it), Pulumi.yaml's `config:` block
+and docs/settings.md all come from here, so they cannot disagree."""
 
 from __future__ import annotations
 
@@ -29,8 +27,7 @@ class Declaration:
     example: str
     group: str
     choices: tuple[str, ...]
-    # Container resources are objects set field by field: `--path … --plaintext`.
-    nested_model: str | None
+    fields: tuple[str, ...]  # of an object with named fields (empty for a map)
 
     def fix(self, path: str = "", example: str | None = None) -> str:
         """The `pulumi config set` that sets this key (or one field inside it)."""
@@ -38,7 +35,8 @@ class Declaration:
         if self.type in ("string", "integer", "boolean") and not path:
             flag = "--secret " if self.secret else ""
             return f"pulumi config set {flag}{PROJECT}:{self.key} {value}"
-        plaintext = " --plaintext" if self.nested_model == "Resources" else ""
+        # Container resources are set field by field, in plain text.
+        plaintext = " --plaintext" if "requests" in self.fields else ""
         return f"pulumi config set --path '{PROJECT}:{self.key}{path}'{plaintext} '{value}'"
 
 
@@ -49,59 +47,48 @@ def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     return _resolve(schema, choices[0]) if len(choices) == 1 else node
 
 
-def _model_name(node: dict[str, Any]) -> str | None:
-    ref = node.get("$ref") or next((c["$ref"] for c in node.get("anyOf", []) if "$ref" in c), "")
-    return ref.rsplit("/", 1)[1] if ref else None
-
-
-def _example(kind: PulumiType, node: dict[str, Any], resolved: dict[str, Any]) -> str:
+def _example(node: dict[str, Any], resolved: dict[str, Any]) -> str:
     """What the fixing `pulumi config set` shows: the example, else the default."""
-    examples = node.get("examples") or resolved.get("examples") or []
+    examples = node.get("examples") or resolved.get("examples")
     if examples:
         return str(examples[0])
-    if kind == "boolean":
+    if resolved["type"] == "boolean":
         return "true"
     return str(node["default"]) if node.get("default") not in (None, "") else "<value>"
-
-
-def _config_default(kind: PulumiType, node: dict[str, Any]) -> Any:
-    # Pulumi config has no null: an optional string's unset default is "".
-    default = node.get("default")
-    return "" if default is None and kind == "string" and "default" in node else default
 
 
 @cache
 def declarations() -> dict[str, Declaration]:
     """Config key -> declaration, in the order the model declares the settings."""
     schema = Settings.model_json_schema(mode="serialization")
-    required = set(schema.get("required", []))
     fields = {info.alias or name: name for name, info in Settings.model_fields.items()}
     found = {}
     for key, node in schema["properties"].items():
         resolved = _resolve(schema, node)
-        kind: PulumiType = resolved["type"]
-        items = _resolve(schema, resolved["items"])["type"] if kind == "array" else None
+        items = _resolve(schema, resolved["items"])["type"] if "items" in resolved else None
+        default = node.get("default")
         found[key] = Declaration(
             key=key,
             field=fields[key],
-            type=kind,
+            type=resolved["type"],
             items=items,
-            required=key in required,
+            required=key in schema.get("required", []),
             secret=resolved.get("writeOnly", False),
-            default=_config_default(kind, node),
+            # Pulumi config has no null: an optional string's unset default is "".
+            default="" if default is None and resolved["type"] == "string" else default,
             description=" ".join(node.get("description", "").split()),
-            example=_example(kind, node, resolved),
+            example=_example(node, resolved),
             group=node.get("group", ""),
             choices=tuple(resolved.get("enum", ())),
-            nested_model=_model_name(node),
+            fields=tuple(_nested(key, ()).get("properties", ())),
         )
     return found
 
 
-def _nested(declaration: Declaration, path: tuple[str | int, ...]) -> dict[str, Any]:
-    """The schema of a field inside a setting's object or list ({} when there is none)."""
-    schema = Settings.model_json_schema(mode="validation")
-    node = _resolve(schema, schema["properties"][declaration.key])
+def _nested(key: str, path: tuple[str | int, ...]) -> dict[str, Any]:
+    """The validation schema of a field inside a setting's object or list ({} if none)."""
+    schema = Settings.model_json_schema()
+    node = _resolve(schema, schema["properties"][key])
     for part in path:
         inner = node.get("items") if isinstance(part, int) else node.get("properties", {}).get(part)
         if inner is None:
@@ -110,13 +97,13 @@ def _nested(declaration: Declaration, path: tuple[str | int, ...]) -> dict[str, 
     return node
 
 
-def nested_fields(declaration: Declaration, path: tuple[str | int, ...]) -> list[str]:
+def nested_fields(key: str, path: tuple[str | int, ...]) -> list[str]:
     """The fields an object inside a setting may have."""
-    return list(_nested(declaration, path).get("properties", {}))
+    return list(_nested(key, path).get("properties", {}))
 
 
-def nested_example(declaration: Declaration, path: tuple[str | int, ...]) -> str | None:
-    """The example of a field inside a setting's object (requests.cpu -> 100m), if any."""
-    node = _nested(declaration, path)
+def nested_example(key: str, path: tuple[str | int, ...]) -> str | None:
+    """The example of a scalar inside a setting's object (requests.cpu -> 100m), if any."""
+    node = _nested(key, path)
     examples = node.get("examples")
     return str(examples[0]) if examples and node.get("type") != "object" else None

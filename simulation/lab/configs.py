@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.catalog import CADVISOR_JOB, DCGM_JOB, INTERVALS
-from components.config import MappingSource, Settings, load_settings
+from components.config import Settings, load_settings
 from components.prometheus.values import (
     DcgmTarget,
     dcgm_scrape_config,
@@ -28,7 +28,7 @@ from components.vector.values import (
     agent_pipeline,
     collector_pipeline,
 )
-from scripts.stack_files import stack_config
+from scripts.stack_files import MappingSource, stack_config
 
 BUCKET = "cedana-lab-metrics"
 REGION = "us-east-1"
