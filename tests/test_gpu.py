@@ -73,10 +73,11 @@ def test_the_default_affinity_ors_one_term_per_gpu_label() -> None:
 
 
 def test_node_agents_land_on_every_node_gpu_and_control_plane_included(
-    default_run: ProgramRun,
+    program: Callable[..., ProgramRun],
 ) -> None:
-    agent = default_run.charts()["vector"].plain["values"]
-    node_exporter = default_run.charts()["prometheus"].plain["values"]["prometheus-node-exporter"]
+    run = program(shipNodeExporter=True)
+    agent = run.charts()["vector"].plain["values"]
+    node_exporter = run.charts()["prometheus"].plain["values"]["prometheus-node-exporter"]
     for values in (agent, node_exporter):
         placement = PodPlacement.of_daemonset(
             values.get("nodeSelector"), values.get("affinity"), values.get("tolerations")

@@ -62,7 +62,8 @@ def containers(run: ProgramRun) -> Iterator[tuple[str, dict[str, Any], dict[str,
     )
     for part in ("kube-state-metrics", "prometheus-node-exporter"):
         values = prometheus[part]
-        yield part, values["containerSecurityContext"], values["resources"]
+        if values.get("enabled", True):
+            yield part, values["containerSecurityContext"], values["resources"]
     for release, role in (("vector", "vector agent"), ("vector-collector", "vector collector")):
         values = charts[release].plain["values"]
         pod_context = values.get("podSecurityContext", {})
@@ -83,7 +84,7 @@ def test_every_container_is_hardened_or_a_documented_exception(
     program: Callable[..., ProgramRun], mode: str
 ) -> None:
     seen = set()
-    for name, context, resources in containers(run_mode(program, mode)):
+    for name, context, resources in containers(run_mode(program, mode, shipNodeExporter=True)):
         seen.add(name)
         assert set(resources) == {"requests", "limits"}, name
         assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}, name
@@ -96,7 +97,13 @@ def test_every_container_is_hardened_or_a_documented_exception(
             assert context.get(field) == value, f"{name}: {field}"
         if "capabilities" not in allowed:
             assert "add" not in context["capabilities"], name
-    expected = {"vector agent", "vector collector", "prometheus server", "event-exporter"}
+    expected = {
+        "vector agent",
+        "vector collector",
+        "prometheus server",
+        "event-exporter",
+        "prometheus-node-exporter",
+    }
     assert expected <= seen
     assert ("cred-refresher" in seen) == (mode == "cedana")
 
@@ -296,6 +303,7 @@ def test_a_private_registry_digests_and_pull_secrets_reach_every_image(
             "registry.k8s.io/kube-state-metrics/kube-state-metrics": digest,
             "nvcr.io/nvidia/k8s/dcgm-exporter": digest,
         },
+        shipNodeExporter=True,
     )
     for image in image_references(run):
         assert image.startswith("registry.example.com/mirror/"), image

@@ -81,7 +81,7 @@ def test_prometheus_is_a_short_lived_relay(default_run: ProgramRun) -> None:
     assert server["persistentVolume"] == {"enabled": False}
     assert server["retention"] == "6h"
     assert server["emptyDir"]["sizeLimit"] == "4Gi"
-    for part in (server, values["kube-state-metrics"], values["prometheus-node-exporter"]):
+    for part in (server, values["kube-state-metrics"]):
         assert set(part["resources"]) == {"requests", "limits"}
 
 
@@ -245,3 +245,54 @@ def test_vector_waits_for_its_credentials_and_the_namespace(default_run: Program
     # Every other part is placed in the namespace through its output, so it waits for it too.
     secret = default_run.one("kubernetes:core/v1:Secret", "endpoint-token")
     assert secret.plain["metadata"]["namespace"] == "cedana-monitoring"
+
+
+# --- node-exporter: installed only when shipped, on a port of the stack's choosing ----------
+
+
+def test_node_exporter_is_not_installed_when_nothing_ships_it(default_run: ProgramRun) -> None:
+    prometheus = default_run.charts()["prometheus"].plain["values"]
+    assert prometheus["prometheus-node-exporter"] == {"enabled": False}
+    agent_config = default_run.charts()["vector"].plain["values"]["customConfig"]
+    assert "node-exporter" not in agent_config["sources"]
+
+
+def test_a_shipped_node_exporter_listens_on_the_configured_port(
+    program: Callable[..., ProgramRun],
+) -> None:
+    run = program(shipNodeExporter=True, nodeExporterPort=9110)
+    node_exporter = run.charts()["prometheus"].plain["values"]["prometheus-node-exporter"]
+    assert node_exporter["enabled"] is True
+    assert node_exporter["service"] == {
+        "internalTrafficPolicy": "Local",
+        "port": 9110,
+        "targetPort": 9110,
+    }
+    assert node_exporter["tolerations"] == [{"operator": "Exists", "effect": "NoSchedule"}]
+    source = run.charts()["vector"].plain["values"]["customConfig"]["sources"]["node-exporter"]
+    assert source["endpoints"] == [
+        "http://prometheus-prometheus-node-exporter.cedana-monitoring.svc.cluster.local:9110/metrics"
+    ]
+
+
+def test_an_existing_node_exporter_is_read_at_the_node_address_and_none_is_installed(
+    program: Callable[..., ProgramRun],
+) -> None:
+    run = program(shipNodeExporter=True, useExistingNodeExporter=True, nodeExporterPort=9100)
+    prometheus = run.charts()["prometheus"].plain["values"]
+    assert prometheus["prometheus-node-exporter"] == {"enabled": False}
+    agent = run.charts()["vector"].plain["values"]
+    source = agent["customConfig"]["sources"]["node-exporter"]
+    assert source["endpoints"] == ["http://${VECTOR_SELF_NODE_IP}:9100/metrics"]
+    assert {
+        "name": "VECTOR_SELF_NODE_IP",
+        "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}},
+    } in agent["env"]
+
+
+def test_an_existing_node_exporter_without_shipping_it_is_refused(
+    program: Callable[..., ProgramRun],
+) -> None:
+    with pytest.raises(Exception, match="useExistingNodeExporter") as caught:
+        program(useExistingNodeExporter=True)
+    assert "pulumi config set cedana-monitoring:shipNodeExporter true" in str(caught.value)

@@ -280,9 +280,7 @@ def test_prometheus_keeps_a_bounded_relay_buffer_in_an_empty_dir_under_its_own_a
     assert server["emptyDir"] == {"sizeLimit": "4Gi"}
     assert server["useExistingClusterRoleName"] == "cedana-monitoring-prometheus-server"
     assert values["serviceAccounts"] == {"server": {"create": True, "name": "prometheus-server"}}
-    node_exporter = values["prometheus-node-exporter"]
-    assert node_exporter["service"] == {"internalTrafficPolicy": "Local"}
-    assert node_exporter["tolerations"] == [{"operator": "Exists", "effect": "NoSchedule"}]
+    assert values["prometheus-node-exporter"] == {"enabled": False}
 
 
 def test_update_strategies_replace_the_collector_in_place_and_the_event_exporter_first(

@@ -88,9 +88,8 @@ class Endpoints:
     def event_exporter(self) -> str:
         return self.url(EVENT_EXPORTER_NAME, EVENT_EXPORTER_PORT, "/metrics")
 
-    @property
-    def node_exporter(self) -> str:
-        return self.url(self.node_exporter_service, NODE_EXPORTER_PORT, "/metrics")
+    def node_exporter(self, port: int = NODE_EXPORTER_PORT) -> str:
+        return self.url(self.node_exporter_service, port, "/metrics")
 
     @property
     def collector_service(self) -> str:

@@ -172,7 +172,14 @@ class Settings(BaseModel):
     (bounded to 3 levels: large). network, tcp, filesystem and process are refused: from the
     agent's pod they would describe the pod, not the node."""
     ship_node_exporter: bool = False
-    """Also ship each node's node-exporter metrics (collector tag node-exporter)."""
+    """Also ship each node's node-exporter metrics (collector tag node-exporter). Only then is
+    a node-exporter installed (or an existing one read: useExistingNodeExporter)."""
+    node_exporter_port: int = Field(9100, ge=1, le=65535)
+    """Port node-exporter listens on in each node's host network: pick a free one where
+    another node-exporter (kube-prometheus-stack, a vendor agent) already holds 9100."""
+    use_existing_node_exporter: bool = False
+    """Read the node-exporter the cluster already runs on every node, at the node's IP and
+    nodeExporterPort, instead of installing one (shipNodeExporter)."""
 
     cred_refresher_image: r.Image = Field(
         "python:3.13.7-alpine3.22",
@@ -300,6 +307,14 @@ def across(s: Settings) -> list[tuple[str, str, str | None]]:
             None,
         ),
     ]
+    rules.append(
+        (
+            s.use_existing_node_exporter and not s.ship_node_exporter,
+            "use_existing_node_exporter",
+            "reads a node-exporter only for shipNodeExporter, which is false",
+            set_command("shipNodeExporter", "true"),
+        )
+    )
     required = {
         CredentialsMode.CEDANA: ("auth_token",),
         CredentialsMode.STATIC: ("aws_access_key_id", "aws_secret_access_key"),

@@ -45,6 +45,11 @@ class PrometheusArgs:
                 server_resources=settings.prometheus_server_resources,
                 kube_state_metrics_resources=settings.kube_state_metrics_resources,
                 node_exporter_resources=settings.node_exporter_resources,
+                node_exporter_port=(
+                    settings.node_exporter_port
+                    if settings.ship_node_exporter and not settings.use_existing_node_exporter
+                    else None
+                ),
                 dcgm=dcgm_target_for(settings.gpu_mode, settings.dcgm_endpoint, cluster.endpoints),
                 server_cluster_role=f"{cluster.namespace}-{SERVER_SERVICE_ACCOUNT}",
                 images=cluster.images,

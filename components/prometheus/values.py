@@ -161,6 +161,8 @@ class PrometheusValuesArgs:
     server_resources: Resources
     kube_state_metrics_resources: Resources
     node_exporter_resources: Resources
+    # None: no node-exporter (nothing ships its data, or the cluster's own one is read).
+    node_exporter_port: int | None
     dcgm: DcgmTarget | None
     # The server's ClusterRole, created by this program with only the reads it needs.
     server_cluster_role: str
@@ -275,19 +277,32 @@ def prometheus_values(a: PrometheusValuesArgs) -> dict[str, Any]:
             "securityContext": {"enabled": True, **pod_security_context()},
             "containerSecurityContext": container_security_context(),
         },
-        "prometheus-node-exporter": {
-            "image": _registry_image(
-                NODE_EXPORTER_REGISTRY, NODE_EXPORTER_REPOSITORY, a.images, "digest"
-            ),
-            "imagePullSecrets": pull_secrets,
-            "resources": a.node_exporter_resources.to_kubernetes(),
-            "tolerations": NODE_AGENT_TOLERATIONS,
-            # Node-local: each Vector agent reaches its own node's exporter through the
-            # Service (on IPv4 and IPv6 nodes alike), never another node's.
-            "service": {"internalTrafficPolicy": "Local"},
-            # Exception: node-exporter keeps the chart's host network, host PID namespace and
-            # read-only host root mount: it reports the node itself, not its own container.
-            # It still runs as nobody without any capability.
-            "containerSecurityContext": container_security_context(),
+        "prometheus-node-exporter": node_exporter_values(a),
+    }
+
+
+def node_exporter_values(a: PrometheusValuesArgs) -> dict[str, Any]:
+    """Installed only when something reads it: its host port on every node would otherwise
+    keep the pods of any other node-exporter (or ours) from starting, for nothing."""
+    if a.node_exporter_port is None:
+        return {"enabled": False}
+    return {
+        "enabled": True,
+        "image": _registry_image(
+            NODE_EXPORTER_REGISTRY, NODE_EXPORTER_REPOSITORY, a.images, "digest"
+        ),
+        "imagePullSecrets": a.images.pull_secret_refs(),
+        "resources": a.node_exporter_resources.to_kubernetes(),
+        "tolerations": NODE_AGENT_TOLERATIONS,
+        # Node-local: each Vector agent reaches its own node's exporter through the
+        # Service (on IPv4 and IPv6 nodes alike), never another node's.
+        "service": {
+            "internalTrafficPolicy": "Local",
+            "port": a.node_exporter_port,
+            "targetPort": a.node_exporter_port,
         },
+        # Exception: node-exporter keeps the chart's host network, host PID namespace and
+        # read-only host root mount: it reports the node itself, not its own container.
+        # It still runs as nobody without any capability.
+        "containerSecurityContext": container_security_context(),
     }

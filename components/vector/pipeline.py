@@ -53,6 +53,7 @@ from components.common.names import (
 )
 
 NODE_NAME_ENV = "VECTOR_SELF_NODE_NAME"  # injected by the chart in the Agent role
+NODE_IP_ENV = "VECTOR_SELF_NODE_IP"  # the node's address (status.hostIP), for an existing exporter
 # Listen on every address of the pod, IPv4 and IPv6 (a dual-stack socket on Linux).
 ANY_ADDRESS = "[::]"
 # `ts` is the start of the minute a sample was taken: every event of that minute shares one
@@ -100,12 +101,18 @@ class AgentWiring:
     api: str | None  # host:port of Vector's API (health probes), None for no API
 
     @staticmethod
-    def in_cluster(endpoints: Endpoints, *, api: bool) -> AgentWiring:
+    def in_cluster(
+        endpoints: Endpoints, *, api: bool, node_exporter_port: int, existing_node_exporter: bool
+    ) -> AgentWiring:
         return AgentWiring(
             collector=f"{endpoints.host(endpoints.collector_service)}:{VECTOR_AGENTS_PORT}",
-            # A node-local Service (internalTrafficPolicy Local): the node's own exporter, on
-            # IPv4 and IPv6 nodes alike.
-            node_exporter=endpoints.node_exporter,
+            # Ours: a node-local Service (internalTrafficPolicy Local), the node's own exporter
+            # on IPv4 and IPv6 nodes alike. One the cluster already runs: at the node's address.
+            node_exporter=(
+                f"http://${{{NODE_IP_ENV}}}:{node_exporter_port}/metrics"
+                if existing_node_exporter
+                else endpoints.node_exporter(node_exporter_port)
+            ),
             api=f"{ANY_ADDRESS}:{VECTOR_API_PORT}" if api else None,
         )
 

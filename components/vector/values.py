@@ -12,14 +12,17 @@ from components.catalog import INTERVALS
 from components.common.cluster import Cluster
 from components.common.images import ImagePolicy, mirrored
 from components.common.names import (
+    NODE_EXPORTER_PORT,
     VECTOR_AGENT_RELEASE,
     VECTOR_API_PORT,
     VECTOR_COLLECTOR_RELEASE,
+    Endpoints,
 )
 from components.common.security import container_security_context, pod_security_context
 from components.config import Resources, Settings
 from components.credentials.wiring import CredentialWiring
 from components.vector.pipeline import (
+    NODE_IP_ENV,
     AgentWiring,
     CollectorWiring,
     SinkSettings,
@@ -91,10 +94,15 @@ def _common(
 
 
 def agent_values(
-    config: dict[str, Any], pod: VectorPodSettings, tolerations: list[dict[str, Any]]
+    config: dict[str, Any],
+    pod: VectorPodSettings,
+    tolerations: list[dict[str, Any]],
+    *,
+    node_ip_env: bool = False,
 ) -> dict[str, Any]:
     """The agent holds no credentials: it only forwards to the collector."""
-    values = _common(config, pod, CredentialWiring())
+    node_ip = {"name": NODE_IP_ENV, "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}}
+    values = _common(config, pod, CredentialWiring(env=[node_ip] if node_ip_env else []))
     values["role"] = "Agent"
     values["rbac"] = {"create": False}  # host_metrics needs no Kubernetes API access
     values["tolerations"] = tolerations
@@ -175,6 +183,8 @@ class AgentSettings:
     ship_node_exporter: bool
     resources: Resources
     tolerations: tuple[dict[str, Any], ...]
+    node_exporter_port: int = NODE_EXPORTER_PORT
+    existing_node_exporter: bool = False
 
     @staticmethod
     def from_settings(settings: Settings) -> AgentSettings:
@@ -184,6 +194,16 @@ class AgentSettings:
             ship_node_exporter=settings.ship_node_exporter,
             resources=settings.vector_agent_resources,
             tolerations=tuple(t.to_kubernetes() for t in settings.vector_agent_tolerations),
+            node_exporter_port=settings.node_exporter_port,
+            existing_node_exporter=settings.use_existing_node_exporter,
+        )
+
+    def wiring(self, endpoints: Endpoints, api: bool) -> AgentWiring:
+        return AgentWiring.in_cluster(
+            endpoints,
+            api=api,
+            node_exporter_port=self.node_exporter_port,
+            existing_node_exporter=self.ship_node_exporter and self.existing_node_exporter,
         )
 
 
@@ -296,9 +316,10 @@ def release_values(
 
     api = vector.api
     agent = agent_values(
-        agent_pipeline(vector.agent, AgentWiring.in_cluster(cluster.endpoints, api=api)),
+        agent_pipeline(vector.agent, vector.agent.wiring(cluster.endpoints, api)),
         pod(vector.agent.resources, VECTOR_AGENT_RELEASE),
         list(vector.agent.tolerations),
+        node_ip_env=vector.agent.ship_node_exporter and vector.agent.existing_node_exporter,
     )
     collector = collector_values(
         collector_pipeline(
