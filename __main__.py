@@ -11,6 +11,8 @@ from pulumi.runtime import config as runtime_config
 
 from components.common.names import PROJECT
 from components.config import ConfigError, Settings, load_settings
+from components.preflight.checks import preflight
+from components.preflight.facts import read_cluster
 from components.stack import MonitoringStack
 
 
@@ -52,13 +54,21 @@ def build_providers(settings: Settings) -> list[pulumi.ProviderResource]:
 def main() -> None:
     try:
         settings = load_settings(PulumiConfigSource())
+        # The cluster is read before anything is registered (render mode never asks it).
+        facts = None if settings.render_dir else read_cluster(settings.kube_context)
+        checked = preflight(settings, facts)
+        if checked.problems:
+            raise ConfigError(checked.problems)
     except ConfigError as err:
         # A configuration mistake is reported as one message, without a Python traceback.
         raise pulumi.RunError(str(err)) from None
+    for warning in checked.warnings:
+        pulumi.log.warn(warning)
 
     stack = MonitoringStack(
         "cedana-monitoring",
         settings,
+        checked,
         opts=pulumi.ResourceOptions(providers=build_providers(settings)),
     )
     for name, value in stack.exports.items():

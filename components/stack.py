@@ -17,6 +17,7 @@ from components.event_exporter.component import EventExporter, EventExporterArgs
 from components.foundation.component import Foundation, FoundationArgs
 from components.gpu.component import DcgmArgs, DcgmExporter
 from components.network_policies.component import NetworkPolicies, NetworkPoliciesArgs
+from components.preflight.checks import Preflight
 from components.prometheus.component import Prometheus, PrometheusArgs
 from components.vector.component import Vector, VectorArgs
 
@@ -41,7 +42,11 @@ class MonitoringStack(pulumi.ComponentResource):
     exports: dict[str, Any]
 
     def __init__(
-        self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        settings: Settings,
+        checked: Preflight,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("cedana:monitoring:MonitoringStack", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -85,7 +90,9 @@ class MonitoringStack(pulumi.ComponentResource):
             )
         Vector(
             f"{name}-vector",
-            VectorArgs.from_settings(settings, cluster, bucket, credentials.wiring),
+            VectorArgs.from_settings(
+                settings, cluster, bucket, credentials.wiring, listen=checked.listen
+            ),
             # The pods read the credentials Secrets and the refresher's ConfigMap at start.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[credentials, foundation]),
         )

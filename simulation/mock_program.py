@@ -9,6 +9,7 @@ mock monitor that records every registered resource and the stack's exports.
 from __future__ import annotations
 
 import json
+import os
 import runpy
 import sys
 from collections.abc import Iterator, Mapping
@@ -255,10 +256,18 @@ def run_program(
 
     def program() -> None:
         sys.path.insert(0, str(ROOT))
+        # No cluster under mocks, whatever kubeconfig the machine has: the program's look at
+        # the cluster finds none and says so, as a preview without a cluster does.
+        kubeconfig = os.environ.get("KUBECONFIG")
+        os.environ["KUBECONFIG"] = os.devnull
         try:
             runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
         finally:
             sys.path.remove(str(ROOT))
+            if kubeconfig is None:
+                del os.environ["KUBECONFIG"]
+            else:
+                os.environ["KUBECONFIG"] = kubeconfig
 
     _sync_await(run_pulumi_func(program))
     _collect_outputs(run)

@@ -138,7 +138,7 @@ def test_vector_pods_are_probed_through_their_api(
             "readinessProbe": {**check, "periodSeconds": 10, "failureThreshold": 1},
         }, release
         api_address = values["customConfig"]["api"]
-        assert api_address == {"enabled": True, "address": "[::]:8686"}, release
+        assert api_address == {"enabled": True, "address": "0.0.0.0:8686"}, release
 
 
 def test_the_collectors_buffer_survives_the_pod(program: Callable[..., ProgramRun]) -> None:

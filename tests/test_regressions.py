@@ -204,8 +204,8 @@ def test_the_collector_scrapes_cluster_series_from_the_configured_namespace(
     run = program(namespace="obs-ns", clusterDomain="corp.internal")
     sources = run.charts()["vector-collector"].plain["values"]["customConfig"]["sources"]
     assert sources == {
-        "agents": {"type": "vector", "address": "[::]:6000"},
-        "prometheus": {"type": "prometheus_remote_write", "address": "[::]:9201"},
+        "agents": {"type": "vector", "address": "0.0.0.0:6000"},
+        "prometheus": {"type": "prometheus_remote_write", "address": "0.0.0.0:9201"},
         "kube-state-metrics": {
             "type": "prometheus_scrape",
             "endpoints": [
@@ -238,7 +238,7 @@ def test_only_the_shipped_kube_state_series_pass_and_vector_keeps_its_data_dir(
         config = charts[chart].plain["values"]["customConfig"]
         assert (config["data_dir"], config["api"]) == (
             "/vector-data-dir",
-            {"enabled": True, "address": "[::]:8686"},
+            {"enabled": True, "address": "0.0.0.0:8686"},
         )
 
 

@@ -314,9 +314,8 @@ def test_a_created_bucket_leaves_room_for_its_random_suffix() -> None:
     assert error.keys == ["s3Bucket"]
 
 
-def test_every_setting_is_mentioned_in_the_readme() -> None:
-    readme = (ROOT / "README.md").read_text()
-    assert [key for key in project_config() if f"`{key}`" not in readme] == []
+def test_the_readme_links_the_settings_reference() -> None:
+    assert "(docs/settings.md)" in (ROOT / "README.md").read_text()
 
 
 def test_a_mistyped_key_is_an_error_naming_the_closest_setting() -> None:

@@ -198,10 +198,10 @@ def test_agents_forward_to_the_collector_and_keep_events_until_it_has_them(
             "buffer": {"type": "disk", "max_size": 536870912, "when_full": "block"},
         }
     }
-    assert collector["sources"]["agents"] == {"type": "vector", "address": "[::]:6000"}
+    assert collector["sources"]["agents"] == {"type": "vector", "address": "0.0.0.0:6000"}
     assert collector["sources"]["prometheus"] == {
         "type": "prometheus_remote_write",
-        "address": "[::]:9201",
+        "address": "0.0.0.0:9201",
     }
 
 

@@ -10,7 +10,7 @@ default) is the value the fixing `pulumi config set` shows; `group` starts a sec
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic.alias_generators import to_camel
@@ -98,6 +98,10 @@ class Settings(BaseModel):
     (GitOps). Secrets are written there in plain text."""
     network_policies: bool = True
     """Deny ingress in the namespace except the flows the data path needs."""
+    listen_ip_family: Literal["auto", "ipv4", "ipv6"] = "auto"
+    """Where Vector listens: auto reads the cluster (IPv6 in its Services: all addresses, [::];
+    else 0.0.0.0, which also works on nodes whose kernel has IPv6 disabled); ipv4 or ipv6
+    decide without asking (render mode)."""
 
     image_registry: r.Registry = Field(
         "", examples=["registry.example.com/mirror"], json_schema_extra=starts("Images")

@@ -24,10 +24,14 @@ class VectorArgs:
 
     @staticmethod
     def from_settings(
-        settings: Settings, cluster: Cluster, bucket: pulumi.Input[str], wiring: CredentialWiring
+        settings: Settings,
+        cluster: Cluster,
+        bucket: pulumi.Input[str],
+        wiring: CredentialWiring,
+        listen: str,
     ) -> VectorArgs:
         return VectorArgs(
-            vector=VectorSettings.from_settings(settings, bucket),
+            vector=VectorSettings.from_settings(settings, bucket, listen),
             source=chart_source(
                 "vector",
                 settings.vector_chart_version,

@@ -54,7 +54,8 @@ from components.common.names import (
 
 NODE_NAME_ENV = "VECTOR_SELF_NODE_NAME"  # injected by the chart in the Agent role
 NODE_IP_ENV = "VECTOR_SELF_NODE_IP"  # the node's address (status.hostIP), for an existing exporter
-# Listen on every address of the pod, IPv4 and IPv6 (a dual-stack socket on Linux).
+# Where listeners bind by default: every address of the pod, IPv4 and IPv6 (a dual-stack
+# socket on Linux); the program passes 0.0.0.0 where the cluster has no IPv6.
 ANY_ADDRESS = "[::]"
 # `ts` is the start of the minute a sample was taken: every event of that minute shares one
 # key prefix, so objects per minute do not grow with the number of nodes.
@@ -102,7 +103,12 @@ class AgentWiring:
 
     @staticmethod
     def in_cluster(
-        endpoints: Endpoints, *, api: bool, node_exporter_port: int, existing_node_exporter: bool
+        endpoints: Endpoints,
+        *,
+        api: bool,
+        node_exporter_port: int,
+        existing_node_exporter: bool,
+        listen: str = ANY_ADDRESS,
     ) -> AgentWiring:
         return AgentWiring(
             collector=f"{endpoints.host(endpoints.collector_service)}:{VECTOR_AGENTS_PORT}",
@@ -113,7 +119,7 @@ class AgentWiring:
                 if existing_node_exporter
                 else endpoints.node_exporter(node_exporter_port)
             ),
-            api=f"{ANY_ADDRESS}:{VECTOR_API_PORT}" if api else None,
+            api=f"{listen}:{VECTOR_API_PORT}" if api else None,
         )
 
 
@@ -128,13 +134,15 @@ class CollectorWiring:
     api: str | None
 
     @staticmethod
-    def in_cluster(endpoints: Endpoints, *, api: bool) -> CollectorWiring:
+    def in_cluster(
+        endpoints: Endpoints, *, api: bool, listen: str = ANY_ADDRESS
+    ) -> CollectorWiring:
         return CollectorWiring(
-            agents=f"{ANY_ADDRESS}:{VECTOR_AGENTS_PORT}",
-            remote_write=f"{ANY_ADDRESS}:{VECTOR_REMOTE_WRITE_PORT}",
+            agents=f"{listen}:{VECTOR_AGENTS_PORT}",
+            remote_write=f"{listen}:{VECTOR_REMOTE_WRITE_PORT}",
             kube_state_metrics=endpoints.kube_state_metrics,
             event_exporter=endpoints.event_exporter,
-            api=f"{ANY_ADDRESS}:{VECTOR_API_PORT}" if api else None,
+            api=f"{listen}:{VECTOR_API_PORT}" if api else None,
         )
 
 

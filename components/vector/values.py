@@ -198,12 +198,13 @@ class AgentSettings:
             existing_node_exporter=settings.use_existing_node_exporter,
         )
 
-    def wiring(self, endpoints: Endpoints, api: bool) -> AgentWiring:
+    def wiring(self, endpoints: Endpoints, api: bool, listen: str) -> AgentWiring:
         return AgentWiring.in_cluster(
             endpoints,
             api=api,
             node_exporter_port=self.node_exporter_port,
             existing_node_exporter=self.ship_node_exporter and self.existing_node_exporter,
+            listen=listen,
         )
 
 
@@ -293,14 +294,16 @@ class VectorSettings:
     collector: CollectorSettings
     priority_class_name: str
     api: bool
+    listen: str  # the address every listener binds (`[::]`, or `0.0.0.0` without IPv6)
 
     @staticmethod
-    def from_settings(settings: Settings, bucket: pulumi.Input[str]) -> VectorSettings:
+    def from_settings(settings: Settings, bucket: pulumi.Input[str], listen: str) -> VectorSettings:
         return VectorSettings(
             agent=AgentSettings.from_settings(settings),
             collector=CollectorSettings.from_settings(settings, bucket),
             priority_class_name=settings.vector_priority_class_name,
             api=settings.vector_api,
+            listen=listen,
         )
 
 
@@ -316,14 +319,15 @@ def release_values(
 
     api = vector.api
     agent = agent_values(
-        agent_pipeline(vector.agent, vector.agent.wiring(cluster.endpoints, api)),
+        agent_pipeline(vector.agent, vector.agent.wiring(cluster.endpoints, api, vector.listen)),
         pod(vector.agent.resources, VECTOR_AGENT_RELEASE),
         list(vector.agent.tolerations),
         node_ip_env=vector.agent.ship_node_exporter and vector.agent.existing_node_exporter,
     )
     collector = collector_values(
         collector_pipeline(
-            vector.collector, CollectorWiring.in_cluster(cluster.endpoints, api=api)
+            vector.collector,
+            CollectorWiring.in_cluster(cluster.endpoints, api=api, listen=vector.listen),
         ),
         pod(vector.collector.resources, VECTOR_COLLECTOR_RELEASE),
         wiring,
