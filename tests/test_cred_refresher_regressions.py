@@ -14,7 +14,7 @@ import pytest
 
 from cred_refresher import cred_refresher as refresher
 from simulation.cedana_api import FakeCedana, key_id, secret_key, session_token
-from tests.support.sidecar import AUTH_TOKEN, CLUSTER_ID, Launcher, ready
+from tests.support.sidecar import AUTH_TOKEN, CLUSTER_ID, Launcher, eventually, ready
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -194,6 +194,8 @@ def test_the_sidecar_serves_an_expiration_written_with_an_offset_in_utc(
                 "Expiration": expected,
             },
         )
+        # The sidecar serves first and writes the file after: wait for the file.
+        eventually(sidecar.credentials_file.exists, what="the credentials file")
         assert f"# expiration: {expected}\n" in sidecar.credentials_file.read_text()
     finally:
         launcher.finish()
