@@ -20,6 +20,7 @@ import configparser
 import contextlib
 import hmac
 import http.client
+import ipaddress
 import json
 import os
 import random
@@ -299,6 +300,13 @@ class Config:
         # bounds (name resolution) and writing the file.
         self.stall_timeout = duration("STALL_TIMEOUT", f"{self.request_timeout + 60:g}s")[1]
         self.connection_timeout = duration("CONNECTION_TIMEOUT", "5s")[1]
+        # Egress through an HTTPS proxy (CONNECT), as corporate clusters need; NO_PROXY names
+        # the hosts reached directly. Lower-case names win, as curl and Vector read them.
+        proxy_text = env.get("https_proxy", "").strip() or get("HTTPS_PROXY")
+        self.no_proxy = env.get("no_proxy", "").strip() or get("NO_PROXY")
+        self.proxy = _check_proxy(proxy_text) if proxy_text else None
+        if self.proxy and bypasses_proxy(self.api_host, self.no_proxy):
+            self.proxy = None
 
     def __repr__(self) -> str:
         return f"Config(cedana_url={self.cedana_url!r}, cluster_id={self.cluster_id!r})"
@@ -332,6 +340,49 @@ def _check_url(text: str, insecure: bool) -> tuple[str, str, int | None, str]:
         # Plain http would hand the auth token to anyone on the path.
         raise invalid("must use https (plain http is only allowed to a loopback address)")
     return parts.scheme, parts.hostname, port, parts.path.rstrip("/") + API_PATH
+
+
+def _check_proxy(text: str) -> tuple[str, int]:
+    """HTTPS_PROXY as (host, port): an http:// proxy that tunnels with CONNECT."""
+    shown = re.sub(r"//[^/]*@", "//***@", text)
+    try:
+        parts = urlsplit(text if "://" in text else f"http://{text}")
+        port = parts.port or 3128
+    except ValueError:
+        raise StartupError(f"Invalid HTTPS_PROXY: {excerpt(shown)!r} is not a URL") from None
+    if parts.scheme != "http" or not parts.hostname:
+        raise StartupError(
+            f"Invalid HTTPS_PROXY: {excerpt(shown)!r} is not an http://host:port proxy"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise StartupError("Invalid HTTPS_PROXY: a proxy user or password is not supported")
+    return parts.hostname, port
+
+
+def bypasses_proxy(host: str, no_proxy: str) -> bool:
+    """Whether NO_PROXY sends `host` directly: `*`, the host itself, a domain (`.svc` or
+    `svc`, matching its subdomains) or an address range (`10.0.0.0/8`)."""
+    host = host.strip("[]").lower().rstrip(".")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    for entry in (e.strip().lower() for e in no_proxy.split(",")):
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        if address is not None and "/" in entry:
+            try:
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        domain = entry.lstrip("*").lstrip(".").strip("[]")
+        if host == domain or host.endswith(f".{domain}"):
+            return True
+    return False
 
 
 def load_config(env: dict[str, str]) -> Config:
@@ -492,12 +543,18 @@ def fetch_credentials(config: Config, now: datetime) -> tuple[Credentials, str |
     timeout = config.request_timeout
     deadline = time.monotonic() + timeout
     connection: http.client.HTTPConnection
+    # Through a proxy, the connection goes to the proxy, which opens a tunnel (CONNECT) to the
+    # API; TLS, when the API uses it, runs inside the tunnel, end to end.
+    host, port = config.proxy or (config.api_host, config.api_port)
     if config.api_scheme == "https":
         # A new default TLS context per request, on purpose: it holds the CA store (about
         # 2.4 MiB), which is thus freed between refreshes; building it takes some 20 ms.
-        connection = http.client.HTTPSConnection(config.api_host, config.api_port, timeout=timeout)
+        connection = http.client.HTTPSConnection(host, port, timeout=timeout)
     else:
-        connection = http.client.HTTPConnection(config.api_host, config.api_port, timeout=timeout)
+        connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    if config.proxy:
+        default = 443 if config.api_scheme == "https" else 80
+        connection.set_tunnel(config.api_host, config.api_port or default)
     # REQUEST_TIMEOUT bounds each socket operation; this timer bounds the whole exchange, so a
     # server that answers a byte at a time cannot keep a refresh in flight.
     sockets: list[socket.socket] = []
@@ -961,6 +1018,8 @@ def main(env: dict[str, str] | None = None) -> int:
     log(f"  Cedana URL: {config.cedana_url}")
     log(f"  Cluster ID: {config.cluster_id}")
     log(f"  Refresh Interval: {config.refresh_interval_text}")
+    if config.proxy:
+        log(f"  Proxy: {config.proxy[0]}:{config.proxy[1]} (CONNECT)")
     log(f"  Credentials File: {config.credentials_file}")
     host, port = config.endpoint
     log(f"  Credentials Endpoint: http://{host}:{port}{CREDENTIALS_PATH}")

@@ -296,3 +296,49 @@ def test_an_existing_node_exporter_without_shipping_it_is_refused(
     with pytest.raises(Exception, match="useExistingNodeExporter") as caught:
         program(useExistingNodeExporter=True)
     assert "pulumi config set cedana-monitoring:shipNodeExporter true" in str(caught.value)
+
+
+# --- Egress through a proxy -------------------------------------------------------------------
+
+
+def test_a_proxy_reaches_the_collector_and_its_refresher_and_in_cluster_names_stay_direct(
+    program: Callable[..., ProgramRun],
+) -> None:
+    run = program(
+        httpsProxy="http://proxy.corp.example:3128",
+        noProxy=["10.0.0.0/8"],
+        clusterDomain="corp.internal",
+    )
+    collector = run.charts()["vector-collector"].plain["values"]
+    expected_direct = "127.0.0.1,localhost,::1,.svc,.corp.internal,10.0.0.0/8"
+    proxy = {
+        "HTTPS_PROXY": "http://proxy.corp.example:3128",
+        "https_proxy": "http://proxy.corp.example:3128",
+        "NO_PROXY": expected_direct,
+        "no_proxy": expected_direct,
+    }
+    vector_env = {e["name"]: e.get("value") for e in collector["env"]}
+    (refresher,) = collector["extraContainers"]
+    refresher_env = {e["name"]: e.get("value") for e in refresher["env"]}
+    for env in (vector_env, refresher_env):
+        assert {k: env.get(k) for k in proxy} == proxy
+    agent = run.charts()["vector"].plain["values"]
+    assert not {e["name"] for e in agent["env"]} & set(proxy)
+
+
+def test_without_a_proxy_no_proxy_variable_is_set(default_run: ProgramRun) -> None:
+    collector = default_run.charts()["vector-collector"].plain["values"]
+    containers = [collector, *collector["extraContainers"]]
+    names = {e["name"] for c in containers for e in c["env"]}
+    assert not names & {"HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"}
+
+
+@pytest.mark.parametrize(
+    "proxy", ["https://proxy.corp:3128", "http://user:pw@proxy.corp:3128", "proxy.corp:3128"]
+)
+def test_a_proxy_that_cannot_tunnel_is_refused(
+    program: Callable[..., ProgramRun], proxy: str
+) -> None:
+    with pytest.raises(Exception, match="httpsProxy: must") as caught:
+        program(httpsProxy=proxy)
+    assert "user:pw" not in str(caught.value)

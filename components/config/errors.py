@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 
 from pydantic_core import ErrorDetails
@@ -85,7 +86,8 @@ def problem_from(error: ErrorDetails) -> Problem:
     words, value = _words(error, setting, path), error.get("input")
     shown = isinstance(value, str | int) and not isinstance(value, bool) and not setting.secret
     if shown and error["type"] not in ("missing", "extra_forbidden") and repr(value) not in words:
-        words = f"{words} (got {value!r})"
+        # A URL's user and password are never echoed.
+        words = f"{words} (got {re.sub(r'//[^/@]*@', '//***@', repr(value))})"
     fix = (error.get("ctx") or {}).get("fix")
     if path and path[-1] == "[key]":
         pass  # a map's key: the rule's words name it

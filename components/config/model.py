@@ -98,6 +98,12 @@ class Settings(BaseModel):
     (GitOps). Secrets are written there in plain text."""
     network_policies: bool = True
     """Deny ingress in the namespace except the flows the data path needs."""
+    https_proxy: r.ProxyUrl = Field("", examples=["http://proxy.corp.example:3128"])
+    """An HTTPS proxy (http://host:port, CONNECT) for the collector's egress: S3 and Cedana's
+    API. In-cluster names, loopback and noProxy are reached directly."""
+    no_proxy: tuple[str, ...] = Field((), examples=['["10.0.0.0/8",".corp.example"]'])
+    """More hosts, domains (.corp.example) or address ranges (10.0.0.0/8) reached without the
+    proxy, beside loopback, .svc and the cluster domain."""
     listen_ip_family: Literal["auto", "ipv4", "ipv6"] = "auto"
     """Where Vector listens: auto reads the cluster (IPv6 in its Services: all addresses, [::];
     else 0.0.0.0, which also works on nodes whose kernel has IPv6 disabled); ipv4 or ipv6

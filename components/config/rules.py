@@ -178,6 +178,17 @@ def key_prefix(value: str) -> str | None:
     return None
 
 
+def proxy_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if not value:
+        return None
+    if parts.scheme != "http" or not parts.hostname:
+        return "must be an http://host:port proxy (it tunnels TLS with CONNECT)"
+    if parts.username or parts.password:
+        return "must not carry a user or password (proxies that need credentials are not supported)"
+    return None
+
+
 def chart_repository(value: str) -> str | None:
     parts = urlsplit(value)
     if value and (parts.scheme not in ("https", "http", "oci") or not parts.hostname):
@@ -253,6 +264,7 @@ StorageClass = Annotated[
     like(_STORAGE_CLASS, "must be a StorageClass name (lowercase letters, digits, '-' and '.')"),
 ]
 ChartRepository = Annotated[str, checked(chart_repository)]
+ProxyUrl = Annotated[str, checked(proxy_url)]
 HttpUrl = Annotated[str, checked(http_url)]
 SecretName = Annotated[str, like(r"[a-z0-9.-]+", "is not a Secret name")]
 Digest = Annotated[str, like(r"sha256:[a-f0-9]{64}", "must look like sha256:<64 hex characters>")]

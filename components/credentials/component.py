@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.common.cluster import Cluster
+from components.common.egress import proxy_env
 from components.common.images import reference
 from components.common.labels import labels
 from components.common.names import static_prefix
@@ -79,6 +80,9 @@ class VectorCredentialsArgs:
                 script_checksum=script_checksum(script),
                 key_prefix=static_prefix(settings.vector_key_prefix),
                 insecure_cedana_url=settings.insecure_cedana_url,
+                proxy_env=tuple(
+                    proxy_env(settings.https_proxy, settings.cluster_domain, settings.no_proxy)
+                ),
             ),
             script=script,
             aws_access_key_id=key_id,

@@ -58,6 +58,8 @@ class RefresherSettings:
     # A plain-http Cedana URL that is not loopback (an end-to-end stand-in) must be allowed
     # explicitly, in the refresher too.
     insecure_cedana_url: bool = False
+    # HTTPS_PROXY / NO_PROXY, when egress goes through a proxy.
+    proxy_env: tuple[dict[str, Any], ...] = ()
 
 
 def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
@@ -87,6 +89,7 @@ def refresher_container(s: RefresherSettings) -> dict[str, Any]:
         {"name": "S3_BUCKET", "value": s.bucket},
         {"name": "KEY_PREFIX", "value": s.key_prefix},
         *([{"name": "INSECURE_CEDANA_URL", "value": "true"}] if s.insecure_cedana_url else []),
+        *s.proxy_env,
         {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
         {"name": "PYTHONUNBUFFERED", "value": "1"},
     ]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
 
 from components.catalog import INTERVALS
 from components.common.cluster import Cluster
+from components.common.egress import proxy_env
 from components.common.images import ImagePolicy, mirrored
 from components.common.names import (
     NODE_EXPORTER_PORT,
@@ -218,6 +219,8 @@ class CollectorSettings:
     persistence: bool
     storage_size: str
     storage_class: str
+    # HTTPS_PROXY / NO_PROXY for S3 (Vector reads them), when egress goes through a proxy.
+    proxy_env: tuple[dict[str, Any], ...] = ()
 
     @staticmethod
     def from_settings(settings: Settings, bucket: pulumi.Input[str]) -> CollectorSettings:
@@ -237,6 +240,9 @@ class CollectorSettings:
             persistence=settings.vector_collector_persistence,
             storage_size=settings.vector_collector_storage_size,
             storage_class=settings.vector_collector_storage_class,
+            proxy_env=tuple(
+                proxy_env(settings.https_proxy, settings.cluster_domain, settings.no_proxy)
+            ),
         )
 
 
@@ -330,7 +336,7 @@ def release_values(
             CollectorWiring.in_cluster(cluster.endpoints, api=api, listen=vector.listen),
         ),
         pod(vector.collector.resources, VECTOR_COLLECTOR_RELEASE),
-        wiring,
+        replace(wiring, env=[*wiring.env, *vector.collector.proxy_env]),
         collector_persistence(vector.collector),
         vector.collector.sink.buffer_max_bytes,
     )
