@@ -5,7 +5,7 @@
 
 Reads the settings the way the program does (Pulumi.yaml defaults under the stack file's
 values) without the Pulumi CLI; secrets do not change the budget, so placeholders stand in.
-The README's budget table is this script's output for the defaults (a test compares them).
+The budget table in docs/sizing.md is this script's output for the defaults (a test compares them).
 """
 
 from __future__ import annotations

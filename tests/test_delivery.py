@@ -19,6 +19,7 @@ import yaml
 from scripts import clusters, list_stacks
 from simulation.mock_program import ROOT, ProgramRun
 from tests.e2e import cedana_standin
+from tests.support.docs import doc
 from tests.support.sidecar import Launcher, eventually, s3_client_through
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -104,8 +105,8 @@ def test_ci_runs_the_readmes_test_command_on_pull_requests_and_pushes() -> None:
     ci = workflow("ci.yml")
     assert set(ci[True]) == {"pull_request", "push"}  # YAML reads the key `on` as True
     assert "./scripts/test" in run_steps(ci["jobs"]["test"])
-    readme = (ROOT / "README.md").read_text()
-    assert "```bash\n./scripts/test\n```" in readme
+    for page in ("README", "development"):
+        assert "```bash\n./scripts/test\n```" in doc(page), page
     ci_run = (ROOT / ".ci" / "run").read_text().strip().splitlines()
     assert ci_run[-1] == "./scripts/test"
 
@@ -240,9 +241,9 @@ def test_render_mode_puts_every_kubernetes_resource_on_the_rendering_provider(
 
 
 def test_render_mode_is_documented_with_its_plaintext_warning() -> None:
-    readme = (ROOT / "README.md").read_text()
-    assert "renderDir" in readme
-    assert re.search(r"Secrets?.{0,80}plain ?text", readme, re.IGNORECASE | re.DOTALL)
+    development = doc("development")
+    assert "renderDir" in development
+    assert re.search(r"Secrets?.{0,80}plain ?text", development, re.IGNORECASE | re.DOTALL)
 
 
 # --- Migration from the original install -----------------------------------------------------
@@ -257,13 +258,13 @@ def test_the_original_names_are_kept_where_services_find_them(default_run: Progr
 
 def test_migration_never_silently_adopts_an_existing_object(default_run: ProgramRun) -> None:
     # Without upsert, `pulumi up` stops at an object the original install left behind instead
-    # of taking it over (and a later `helm uninstall` deleting it): the README's steps remove
-    # the original first.
+    # of taking it over (and a later `helm uninstall` deleting it): docs/migration.md's steps
+    # remove the original first.
     (provider,) = default_run.of_type("pulumi:providers:kubernetes")
     assert not provider.plain.get("upsertExistingObjects")
-    readme = (ROOT / "README.md").read_text()
+    migration = doc("migration")
     for step in ("helm uninstall", "kubectl delete", "pulumi up"):
-        assert step in readme
+        assert step in migration
 
 
 def test_cluster_scoped_names_never_collide_with_the_original(default_run: ProgramRun) -> None:

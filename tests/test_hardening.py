@@ -16,6 +16,7 @@ from components.common.images import ImagePolicy, mirrored, reference
 from components.config import Resources
 from scripts.budget import budget, settings_for, table
 from simulation.mock_program import ROOT, ProgramRun, fake_password, walk
+from tests.support.docs import doc
 from tests.support.modes import MODE_CONFIG, run_mode
 from tests.test_settings import load as settings_of
 from tests.test_settings import problems
@@ -238,7 +239,7 @@ def test_ingress_is_denied_by_default_and_allowed_for_the_data_path(
     flows = set()
     for name, spec in policies.items():
         assert spec["policyTypes"] == ["Ingress"], name
-        assert "egress" not in spec, name  # egress stays open (README: why)
+        assert "egress" not in spec, name  # egress stays open (docs/security.md: why)
         for rule in spec["ingress"]:
             for source in rule["from"]:
                 for port in rule["ports"]:
@@ -445,9 +446,8 @@ def test_secrets_live_only_in_secrets_and_secret_outputs(
 # --- Budget ----------------------------------------------------------------------------------
 
 
-def test_the_readme_shows_the_default_budget() -> None:
-    readme = (ROOT / "README.md").read_text()
-    assert table(budget(settings_for(None))) in readme
+def test_the_sizing_doc_shows_the_default_budget() -> None:
+    assert table(budget(settings_for(None))) in doc("sizing")
 
 
 def test_the_budget_counts_the_sidecar_and_dcgm_only_where_they_run() -> None:
