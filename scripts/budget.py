@@ -49,10 +49,9 @@ def budget(settings: Settings) -> Budget:
     # The refresher runs beside the collector only, once per cluster: no node pays for it.
     sidecar = settings.credentials_mode.runs_refresher
     refresher = [Line("cred-refresher (collector's sidecar)", settings.cred_refresher_resources)]
-    every_node = [
-        Line("vector agent", settings.vector_agent_resources),
-        Line("node-exporter", settings.node_exporter_resources),
-    ]
+    every_node = [Line("vector agent", settings.vector_agent_resources)]
+    if settings.ship_node_exporter and not settings.use_existing_node_exporter:
+        every_node.append(Line("node-exporter", settings.node_exporter_resources))
     installs_dcgm = settings.gpu_mode is GpuMode.INSTALL
     gpu = [Line("dcgm-exporter", settings.dcgm_resources)] if installs_dcgm else []
     cluster = [
