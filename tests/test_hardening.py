@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 from components.common.images import ImagePolicy, mirrored, reference
-from components.config import Resources
 from scripts.budget import budget, settings_for, table
 from simulation.mock_program import ROOT, ProgramRun, fake_password, walk
 from tests.support.docs import doc
@@ -453,11 +452,14 @@ def test_the_sizing_doc_shows_the_default_budget() -> None:
 def test_the_budget_counts_the_sidecar_and_dcgm_only_where_they_run() -> None:
     default = budget(settings_for(None))
     assert [line.workload for line in default.gpu_node] == ["dcgm-exporter"]
-    assert [line.workload for line in default.cpu_node] == ["vector agent", "node-exporter"]
+    assert [line.workload for line in default.cpu_node] == ["vector agent"]
     assert "cred-refresher (collector's sidecar)" in [line.workload for line in default.cluster]
-    assert default.cluster[0].resources == Resources(
-        requests={"cpu": "200m", "memory": "512Mi"}, limits={"cpu": "1", "memory": "2Gi"}
-    )
+    assert default.cluster[0].resources.to_kubernetes() == {
+        "requests": {"cpu": "200m", "memory": "512Mi"},
+        "limits": {"cpu": "1", "memory": "2Gi"},
+    }
+    shipped = budget(settings_for(None).model_copy(update={"ship_node_exporter": True}))
+    assert [line.workload for line in shipped.cpu_node] == ["vector agent", "node-exporter"]
 
 
 def port_names(value: Any) -> list[str]:
