@@ -62,3 +62,17 @@ POD_COLLECTORS = {
     "process": "sees only the container's processes (needs hostPID)",
 }
 DEFAULT_HOST_COLLECTORS = ("cpu", "disk", "host", "load", "memory")
+
+# Kubernetes events Cedana reads (pod terminations, preemptions, evictions, OOM kills, job
+# failures): the exporter posts each to the collector, which ships it as one metric event.
+EVENT_REASONS = (
+    "Killing",
+    "Preempting",
+    "Evicted",
+    "OOMKilling",
+    "SystemOOM",
+    "BackoffLimitExceeded",
+    "DeadlineExceeded",
+)
+EVENT_METRIC = "kubernetes_event"
+EVENT_TAGS = ("reason", "type", "kind", "namespace", "name", "node", "uid")

@@ -70,6 +70,8 @@ def _served_by(
         return [("cadvisor", n.name) for n in nodes] + [("dcgm", n.name) for n in gpu_nodes]
     if source["type"] == "vector":
         return []  # receives what forwarders send; counted at the forwarder
+    if source["type"] == "http_server":
+        return [("events", CLUSTER)]  # what the one event exporter posts
     endpoint = source["endpoints"][0]
     if "/federate" in endpoint:
         return [("cadvisor", n.name) for n in nodes]

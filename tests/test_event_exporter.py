@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import yaml
 
-from components.event_exporter.specs import STDOUT_LAYOUT
+from components.event_exporter.specs import STDOUT_LAYOUT, WEBHOOK_LAYOUT
 from simulation.mock_program import ProgramRun
 
 READ_VERBS = {"get", "list", "watch"}
@@ -60,7 +60,7 @@ def test_the_exporter_keeps_events_that_are_minutes_old(default_run: ProgramRun)
     assert config["metricsNamePrefix"] == "event_exporter_"
     layout = config["receivers"][0]["stdout"]["layout"]
     assert layout["reason"] == "{{ .Reason }}"
-    assert config["route"] == {"routes": [{"match": [{"receiver": "dump"}]}]}
+    assert config["route"]["routes"][0] == {"match": [{"receiver": "dump"}]}
 
 
 def test_max_event_age_is_a_setting(program: Callable[..., ProgramRun]) -> None:
@@ -118,8 +118,30 @@ def test_the_exporter_reads_exactly_this_config(default_run: ProgramRun) -> None
         "kubeQPS": 100,
         "kubeBurst": 200,
         "omitLookup": True,
-        "receivers": [{"name": "dump", "stdout": {"layout": STDOUT_LAYOUT}}],
-        "route": {"routes": [{"match": [{"receiver": "dump"}]}]},
+        "receivers": [
+            {"name": "dump", "stdout": {"layout": STDOUT_LAYOUT}},
+            {
+                "name": "collector",
+                "webhook": {
+                    "endpoint": "http://vector-collector.cedana-monitoring.svc.cluster.local:9202/events",
+                    "layout": WEBHOOK_LAYOUT,
+                },
+            },
+        ],
+        "route": {
+            "routes": [
+                {"match": [{"receiver": "dump"}]},
+                {
+                    "match": [
+                        {
+                            "receiver": "collector",
+                            "reason": "^(Killing|Preempting|Evicted|OOMKilling|SystemOOM"
+                            "|BackoffLimitExceeded|DeadlineExceeded)$",
+                        }
+                    ]
+                },
+            ]
+        },
     }
     assert STDOUT_LAYOUT["reason"] == "{{ .Reason }}"
     assert set(STDOUT_LAYOUT) == {
@@ -135,3 +157,30 @@ def test_the_exporter_reads_exactly_this_config(default_run: ProgramRun) -> None
         "firstTimestamp",
         "lastTimestamp",
     }
+
+
+def test_the_events_cedana_reads_are_posted_to_the_collector_with_their_identity(
+    default_run: ProgramRun,
+) -> None:
+    config_map = default_run.one("kubernetes:core/v1:ConfigMap", "event-exporter-config").plain
+    config = yaml.safe_load(config_map["data"]["config.yaml"])
+    (webhook,) = [r["webhook"] for r in config["receivers"] if "webhook" in r]
+    assert webhook["layout"]["uid"] == "{{ .UID }}"
+    assert webhook["layout"]["node"] == "{{ .Source.Host }}"
+    pattern = config["route"]["routes"][1]["match"][0]["reason"]
+    for reason in ("Killing", "Preempting", "Evicted", "OOMKilling", "BackoffLimitExceeded"):
+        assert re.fullmatch(pattern, reason), reason
+    for reason in ("Scheduled", "Pulled", "KillingTime", "xEvicted"):
+        assert not re.fullmatch(pattern, reason), reason
+
+
+def test_no_reasons_posts_no_events_and_keeps_the_counters(
+    program: Callable[..., ProgramRun],
+) -> None:
+    run = program(eventReasons=[])
+    config_map = run.one("kubernetes:core/v1:ConfigMap", "event-exporter-config").plain
+    config = yaml.safe_load(config_map["data"]["config.yaml"])
+    assert [r["name"] for r in config["receivers"]] == ["dump"]
+    collector = run.charts()["vector-collector"].plain["values"]["customConfig"]
+    assert "events" not in collector["sources"]
+    assert "event-exporter" in collector["sources"]

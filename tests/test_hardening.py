@@ -243,13 +243,17 @@ def test_ingress_is_denied_by_default_and_allowed_for_the_data_path(
             for source in rule["from"]:
                 for port in rule["ports"]:
                     target = spec["podSelector"]["matchLabels"]
-                    origin = source["podSelector"]["matchLabels"]["app.kubernetes.io/instance"]
+                    labels = source["podSelector"]["matchLabels"]
+                    origin = labels.get(
+                        "app.kubernetes.io/instance", labels.get("app.kubernetes.io/name")
+                    )
                     flows.add((origin, target["app.kubernetes.io/name"], port["port"]))
     assert flows == {
         ("vector", "vector", 6000),  # agents -> collector
         ("prometheus", "vector", 9201),  # remote write -> collector
         ("vector-collector", "kube-state-metrics", 8080),
         ("vector-collector", "kubernetes-event-exporter", 2112),
+        ("kubernetes-event-exporter", "vector", 9202),  # Events -> collector
         ("prometheus", "dcgm-exporter", 9400),
     }
     # Both flows into Vector reach the collector only, never an agent.

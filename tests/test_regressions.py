@@ -220,6 +220,13 @@ def test_the_collector_scrapes_cluster_series_from_the_configured_namespace(
             "scrape_interval_secs": 30,
             "scrape_timeout_secs": 24,
         },
+        "events": {
+            "type": "http_server",
+            "address": "0.0.0.0:9202",
+            "path": "/events",
+            "decoding": {"codec": "json"},
+            "acknowledgements": {"enabled": True},
+        },
     }
 
 

@@ -23,6 +23,7 @@ from simulation.cluster import (
     vector_values,
     workloads,
 )
+from simulation.lab.configs import helm_tpl_unescape
 from simulation.mock_program import ProgramRun
 from simulation.nodes import cluster
 from simulation.scheduler import schedulable
@@ -69,7 +70,7 @@ def test_the_config_graph_is_valid_in_every_mode(
     assert collector["sinks"]["s3_sink"]["inputs"] == ["add_timestamp"]
     assert collector["transforms"]["add_timestamp"]["source"] == ADD_TIMESTAMP
     assert set(collector["transforms"]["add_timestamp"]["inputs"]) == (
-        {"agents", "kube_state_tag", "cadvisor_tag", "event_exporter_tag"}
+        {"agents", "kube_state_tag", "cadvisor_tag", "event_exporter_tag", "events_tag"}
         | ({"dcgm_tag"} if gpu != "off" else set())
     )
 
@@ -128,9 +129,9 @@ def test_the_key_prefix_survives_helms_tpl_pass(
     for i, values in enumerate(vector_values(run)):
         rendered = helm_tpl(values, tmp_path / str(i))
         # Everything reaches Vector exactly as generated, the key prefix unescaped.
-        expected = json.loads(json.dumps(values["customConfig"]))
+        expected = helm_tpl_unescape(json.loads(json.dumps(values["customConfig"])))
         if "s3_sink" in expected["sinks"]:
-            expected["sinks"]["s3_sink"]["key_prefix"] = "vector/data/{{ tags.ts }}/"
+            assert expected["sinks"]["s3_sink"]["key_prefix"] == "vector/data/{{ tags.ts }}/"
         assert rendered["customConfig"] == expected
         assert rendered["extraContainers"] == values["extraContainers"]
 
@@ -310,7 +311,7 @@ def test_each_series_is_shipped_exactly_once_at_any_cluster_size(
         {("host", n.name) for n in nodes}
         | {("cadvisor", n.name) for n in nodes}
         | {("dcgm", n.name) for n in gpus}
-        | {("kube-state-metrics", CLUSTER), ("event-exporter", CLUSTER)}
+        | {("kube-state-metrics", CLUSTER), ("event-exporter", CLUSTER), ("events", CLUSTER)}
     )
     assert set(counted) == expected
     assert set(counted.values()) == {1}

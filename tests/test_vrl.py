@@ -160,3 +160,53 @@ def test_gpu_series_fall_back_to_the_exporters_hostname(default_run: ProgramRun)
     (path,) = [p for p in chain_to_sink(collector, "prometheus") if "dcgm_tag" in p]
     (result,) = run_jobs([{"chain": steps(collector, path, ENV), "event": event}])
     assert result["event"]["tags"]["host"] == "gpu-9"
+
+
+# --- Kubernetes Events, one by one ------------------------------------------------------------
+
+
+def test_a_posted_event_takes_the_events_time_and_keeps_every_tag_field(
+    default_run: ProgramRun,
+) -> None:
+    _, collector = configs(default_run)
+    shape = collector["transforms"]["events_shape"]["source"]
+    posted = {
+        "uid": "3f0c1b2a-1111-2222-3333-444455556666",
+        "reason": "Killing",
+        "type": "Normal",
+        "kind": "Pod",
+        "namespace": "team-a",
+        "name": "train-0",
+        "node": "gpu-node-7",
+        "count": "1",
+        "firstTimestamp": "1733140000",
+        "lastTimestamp": "1733140030",
+        "eventTime": "-62135596800",
+    }
+    scheduler = {**posted, "node": "", "lastTimestamp": "-62135596800", "eventTime": "1733140090"}
+    results = run_jobs([{"chain": [{"remap": shape}], "event": e} for e in (posted, scheduler)])
+    first, second = (r["event"] for r in results)
+    assert first["timestamp"].startswith("2024-12-02 11:47:10")  # lastTimestamp
+    assert second["timestamp"].startswith("2024-12-02 11:48:10")  # eventTime, no lastTimestamp
+    assert {k: first[k] for k in ("reason", "kind", "namespace", "name", "node", "uid")} == {
+        k: posted[k] for k in ("reason", "kind", "namespace", "name", "node", "uid")
+    }
+
+
+def test_an_events_empty_tags_are_left_out_and_it_is_tagged_as_the_exporters(
+    default_run: ProgramRun,
+) -> None:
+    _, collector = configs(default_run)
+    tag = collector["transforms"]["events_tag"]["source"]
+    metric = {
+        "name": "kubernetes_event",
+        "tags": {"reason": "Preempting", "kind": "Pod", "node": "", "uid": "u-1"},
+        "counter": {"value": 1},
+    }
+    (result,) = run_jobs([{"chain": [{"remap": tag}], "event": metric}])
+    assert result["event"]["tags"] == {
+        "reason": "Preempting",
+        "kind": "Pod",
+        "uid": "u-1",
+        "collector": "event-exporter",
+    }

@@ -30,6 +30,8 @@ REFRESHER_HEALTH_PORT = 8081
 VECTOR_API_PORT = 8686  # Vector's API: GET /health for the kubelet's probes
 VECTOR_AGENTS_PORT = 6000  # the collector's `vector` source, which the agents send to
 VECTOR_REMOTE_WRITE_PORT = 9201  # the collector's `prometheus_remote_write` source
+VECTOR_EVENTS_PORT = 9202  # the collector's `http_server` source, which the event exporter posts to
+EVENTS_PATH = "/events"
 
 
 def static_prefix(key_prefix: str) -> str:
@@ -94,6 +96,10 @@ class Endpoints:
     @property
     def collector_service(self) -> str:
         return helm_fullname(VECTOR_COLLECTOR_RELEASE, "vector")
+
+    @property
+    def collector_events(self) -> str:
+        return self.url(self.collector_service, VECTOR_EVENTS_PORT, EVENTS_PATH)
 
     @property
     def collector_remote_write(self) -> str:

@@ -17,7 +17,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonDict
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
-from components.catalog import DEFAULT_HOST_COLLECTORS
+from components.catalog import DEFAULT_HOST_COLLECTORS, EVENT_REASONS
 from components.common.charts import local_chart_problem
 from components.common.names import PROJECT
 from components.common.quantities import memory_bytes
@@ -209,6 +209,12 @@ class Settings(BaseModel):
     """Requests and limits of the event exporter."""
     event_exporter_max_event_age_seconds: int = Field(900, ge=60, le=86_400)
     """Events older than this are not exported (the exporter's default of 5 s drops events)."""
+    event_reasons: tuple[r.EventReason, ...] = Field(
+        EVENT_REASONS, examples=['["Killing","Evicted","OOMKilling"]']
+    )
+    """Reasons of the Kubernetes Events shipped one by one (metric kubernetes_event, with the
+    reason, the object, its namespace and the node as tags); empty ships none. The exporter's
+    counters are shipped either way."""
 
     dcgm_chart_version: r.ChartVersion = Field("4.8.2", json_schema_extra=starts("GPU"))
     """Exact version of chart dcgm-exporter (gpuMode install)."""

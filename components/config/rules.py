@@ -273,6 +273,9 @@ LabelValue = Annotated[
     str, like(_LABEL_VALUE, "must be a label value: at most 63 letters, digits, '-', '_' or '.'")
 ]
 HostCollector = Annotated[str, checked(host_collector)]
+EventReason = Annotated[
+    str, like(r"[A-Za-z][A-Za-z0-9]*", "must be an Event reason such as Evicted")
+]
 OidcProviderArn = Annotated[
     str | None,
     EMPTY_IS_UNSET,

@@ -42,6 +42,8 @@ class EventExporterArgs:
                 resources=settings.event_exporter_resources,
                 max_event_age_seconds=settings.event_exporter_max_event_age_seconds,
                 image_pull_secrets=cluster.images.pull_secrets,
+                collector_url=cluster.endpoints.collector_events,
+                reasons=settings.event_reasons,
             ),
             namespace=cluster.namespace_output,
         )
@@ -78,7 +80,7 @@ class EventExporter(pulumi.ComponentResource):
             account.metadata.name,
             namespace,
         )
-        text = config_text(spec.max_event_age_seconds)
+        text = config_text(spec)
         config = k8s.core.v1.ConfigMap(
             f"{name}-config", metadata=meta(CONFIG_MAP), data={CONFIG_FILE: text}, opts=fixed
         )

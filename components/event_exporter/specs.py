@@ -1,13 +1,15 @@
 """The Kubernetes event exporter's config and objects (pure: settings in, dicts out).
 
-Cedana reads pod terminations, preemptions, evictions, OOM kills and job failures from the
-exporter's metrics (reasons Killing, Preempting, Evicted, OOMKilling, BackoffLimitExceeded,
-DeadlineExceeded). The exporter watches every Event and exposes counters on :2112.
+The exporter watches every Event: it exposes counters on :2112 (which the collector scrapes,
+as the original install did), and posts each Event whose reason Cedana reads (pod
+terminations, preemptions, evictions, OOM kills, job failures) to the collector's `events`
+source, which ships it as one metric event carrying its reason, object and node.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +47,25 @@ STDOUT_LAYOUT = {
 }
 
 
+# What the collector receives of each Event: its identity (uid: the exporter sends an Event
+# again when it restarts and lists the Events it had seen), reason, object, node and times
+# (unix seconds; a zero time is -62135596800).
+WEBHOOK_LAYOUT = {
+    "uid": "{{ .UID }}",
+    "reason": "{{ .Reason }}",
+    "type": "{{ .Type }}",
+    "kind": "{{ .InvolvedObject.Kind }}",
+    "namespace": "{{ .InvolvedObject.Namespace }}",
+    "name": "{{ .InvolvedObject.Name }}",
+    "node": "{{ .Source.Host }}",
+    "component": "{{ .Source.Component }}",
+    "count": "{{ .Count }}",
+    "firstTimestamp": "{{ .FirstTimestamp.Unix }}",
+    "lastTimestamp": "{{ .LastTimestamp.Unix }}",
+    "eventTime": "{{ .EventTime.Unix }}",
+}
+
+
 @dataclass(frozen=True)
 class EventExporterSettings:
     namespace: str
@@ -52,9 +73,26 @@ class EventExporterSettings:
     resources: Resources
     max_event_age_seconds: int
     image_pull_secrets: tuple[str, ...] = ()
+    # The collector's `events` source, and the reasons posted to it (none: no posting).
+    collector_url: str = ""
+    reasons: tuple[str, ...] = ()
 
 
-def exporter_config(max_event_age_seconds: int) -> dict[str, Any]:
+def reason_pattern(reasons: tuple[str, ...]) -> str:
+    """The exporter's rules are regular expressions: exactly these reasons."""
+    return "^(" + "|".join(re.escape(r) for r in reasons) + ")$"
+
+
+def exporter_config(
+    max_event_age_seconds: int, collector_url: str = "", reasons: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    receivers: list[dict[str, Any]] = [{"name": "dump", "stdout": {"layout": STDOUT_LAYOUT}}]
+    routes: list[dict[str, Any]] = [{"match": [{"receiver": "dump"}]}]
+    if collector_url and reasons:
+        receivers.append(
+            {"name": "collector", "webhook": {"endpoint": collector_url, "layout": WEBHOOK_LAYOUT}}
+        )
+        routes.append({"match": [{"receiver": "collector", "reason": reason_pattern(reasons)}]})
     return {
         "logLevel": "info",
         "logFormat": "json",
@@ -68,13 +106,14 @@ def exporter_config(max_event_age_seconds: int) -> dict[str, Any]:
         # exporter need not GET each involved object: less API load, and read access to
         # events is all it needs.
         "omitLookup": True,
-        "receivers": [{"name": "dump", "stdout": {"layout": STDOUT_LAYOUT}}],
-        "route": {"routes": [{"match": [{"receiver": "dump"}]}]},
+        "receivers": receivers,
+        "route": {"routes": routes},
     }
 
 
-def config_text(max_event_age_seconds: int) -> str:
-    return yaml.safe_dump(exporter_config(max_event_age_seconds), sort_keys=False)
+def config_text(s: EventExporterSettings) -> str:
+    config = exporter_config(s.max_event_age_seconds, s.collector_url, s.reasons)
+    return yaml.safe_dump(config, sort_keys=False)
 
 
 def checksum(text: str) -> str:

@@ -3,6 +3,7 @@
 Flows (all inside the namespace):
 - Vector agents -> Vector collector :6000 (Vector's native protocol);
 - Prometheus server -> Vector collector :9201 (remote write);
+- event exporter -> Vector collector :9202 (the Events Cedana reads);
 - Vector collector -> kube-state-metrics :8080, event exporter :2112;
 - Prometheus server -> dcgm-exporter :9400 (gpuMode install).
 Not listed, on purpose:
@@ -31,6 +32,7 @@ from components.common.names import (
     VECTOR_AGENT_RELEASE,
     VECTOR_AGENTS_PORT,
     VECTOR_COLLECTOR_RELEASE,
+    VECTOR_EVENTS_PORT,
     VECTOR_REMOTE_WRITE_PORT,
 )
 
@@ -84,6 +86,9 @@ def network_policies(install_dcgm: bool) -> dict[str, dict[str, Any]]:
         "agents-to-collector": allow(COLLECTOR_PODS, AGENT_PODS, VECTOR_AGENTS_PORT),
         "prometheus-to-collector": allow(
             COLLECTOR_PODS, PROMETHEUS_SERVER_PODS, VECTOR_REMOTE_WRITE_PORT
+        ),
+        "event-exporter-to-collector": allow(
+            COLLECTOR_PODS, selector(EVENT_EXPORTER_NAME), VECTOR_EVENTS_PORT
         ),
     }
     if install_dcgm:

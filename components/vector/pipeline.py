@@ -42,12 +42,16 @@ from components.catalog import (
     COLLECTOR_TAGS,
     DCGM_JOB,
     DCGM_PREFIXES,
+    EVENT_METRIC,
+    EVENT_TAGS,
     INTERVALS,
     KUBE_STATE_METRICS,
 )
 from components.common.names import (
+    EVENTS_PATH,
     VECTOR_AGENTS_PORT,
     VECTOR_API_PORT,
+    VECTOR_EVENTS_PORT,
     VECTOR_REMOTE_WRITE_PORT,
     Endpoints,
 )
@@ -76,6 +80,8 @@ S3_RETRY = {"type": "custom", "status_codes": [400, 401, 403]}
 # after the collector was killed behind a retry). One at a time, a written batch is
 # acknowledged at once; a few to a dozen objects a minute never need more.
 IN_ORDER = {"concurrency": 1}
+# Events remembered to tell a repeat from a new one: a busy cluster's Events of a day.
+EVENTS_REMEMBERED = 100_000
 
 # cgroups, if asked for: the root, the QoS classes and the pods (not every container).
 CGROUPS_LEVELS = 3
@@ -129,6 +135,7 @@ class CollectorWiring:
 
     agents: str  # listen host:port for the agents (Vector's native protocol)
     remote_write: str  # listen host:port for Prometheus' remote write
+    events: str  # listen host:port for the event exporter's posts
     kube_state_metrics: str  # URL
     event_exporter: str  # URL
     api: str | None
@@ -140,6 +147,7 @@ class CollectorWiring:
         return CollectorWiring(
             agents=f"{listen}:{VECTOR_AGENTS_PORT}",
             remote_write=f"{listen}:{VECTOR_REMOTE_WRITE_PORT}",
+            events=f"{listen}:{VECTOR_EVENTS_PORT}",
             kube_state_metrics=endpoints.kube_state_metrics,
             event_exporter=endpoints.event_exporter,
             api=f"{listen}:{VECTOR_API_PORT}" if api else None,
@@ -274,12 +282,59 @@ def agent_config(
     }
 
 
+# Each posted Event as one metric event: its time is the Event's (last seen, else its
+# EventTime, else first seen), its tags the Event's reason, object and node.
+EVENT_SHAPE = "\n".join(
+    [
+        "t = 0",
+        "for_each(["
+        + ", ".join(f'"{f}"' for f in ("lastTimestamp", "eventTime", "firstTimestamp"))
+        + "]) -> |_i, field| { if t <= 0 { t = to_int(get(., [field]) ?? 0) ?? 0 } }",
+        "if t > 0 { .timestamp = from_unix_timestamp!(t) }",
+        *(f'.{tag} = to_string(.{tag}) ?? ""' for tag in EVENT_TAGS),
+    ]
+)
+
+
+def events_pipeline(source: str) -> dict[str, Any]:
+    """The exporter's posts as metric events, each Event once: the exporter sends every Event
+    again when it restarts (it lists what it had seen), so Events are told apart by uid."""
+    return {
+        "events_once": {
+            "type": "dedupe",
+            "inputs": [source],
+            "fields": {"match": ["uid"]},
+            "cache": {"num_events": EVENTS_REMEMBERED},
+        },
+        "events_shape": _remap(["events_once"], EVENT_SHAPE),
+        "events_metric": {
+            "type": "log_to_metric",
+            "inputs": ["events_shape"],
+            "metrics": [
+                {
+                    "type": "counter",
+                    "field": "uid",
+                    "name": EVENT_METRIC,
+                    "tags": {tag: helm_escape(f"{{{{ {tag} }}}}") for tag in EVENT_TAGS},
+                }
+            ],
+        },
+        "events_tag": _remap(
+            ["events_metric"],
+            "for_each(object(.tags) ?? {}) -> |key, value| {\n"
+            '  if value == "" { .tags = remove!(.tags, [key]) }\n'
+            "}\n" + _collector_tag("event-exporter"),
+        ),
+    }
+
+
 def collector_config(
     wiring: CollectorWiring,
     sink: SinkSettings,
     *,
     data_dir: str,
     collect_dcgm: bool,
+    ship_events: bool = True,
     intervals: Mapping[str, int] = INTERVALS,
 ) -> dict[str, Any]:
     """The single writer: each data set once, whatever the node count."""
@@ -304,6 +359,17 @@ def collector_config(
         "event_exporter_tag": _remap(["event-exporter"], _collector_tag("event-exporter")),
     }
     tagged = ["agents", "kube_state_tag", "cadvisor_tag", "event_exporter_tag"]
+    if ship_events:
+        sources["events"] = {
+            "type": "http_server",
+            "address": wiring.events,
+            "path": EVENTS_PATH,
+            "decoding": {"codec": "json"},
+            # The exporter gets its 200 once the Event is in the collector's disk buffer.
+            "acknowledgements": ACKNOWLEDGED,
+        }
+        transforms |= events_pipeline("events")
+        tagged.append("events_tag")
     if collect_dcgm:
         transforms["dcgm_filter"] = _filter(
             ["prometheus"], f'.tags.job == "{DCGM_JOB}" && ({_starts_with_any(DCGM_PREFIXES)})'

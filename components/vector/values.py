@@ -215,6 +215,7 @@ class CollectorSettings:
 
     sink: SinkSettings
     collect_dcgm: bool
+    ship_events: bool
     resources: Resources
     persistence: bool
     storage_size: str
@@ -236,6 +237,7 @@ class CollectorSettings:
                 endpoint=settings.s3_endpoint,
             ),
             collect_dcgm=settings.gpu_mode.collects,
+            ship_events=bool(settings.event_reasons),
             resources=settings.vector_collector_resources,
             persistence=settings.vector_collector_persistence,
             storage_size=settings.vector_collector_storage_size,
@@ -288,6 +290,7 @@ def collector_pipeline(
         collector.sink,
         data_dir=data_dir,
         collect_dcgm=collector.collect_dcgm,
+        ship_events=collector.ship_events,
         intervals=intervals,
     )
 

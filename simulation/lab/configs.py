@@ -67,6 +67,7 @@ class Ports:
     remote_write: int
     fixtures: int
     collector_api: int
+    collector_events: int  # the collector's `http_server` source, which the exporter posts to
 
 
 def agent_vector_config(
@@ -96,6 +97,7 @@ def collector_vector_config(
     wiring = CollectorWiring(
         agents=f"127.0.0.1:{ports.collector_agents}",
         remote_write=f"127.0.0.1:{ports.remote_write}",
+        events=f"127.0.0.1:{ports.collector_events}",
         kube_state_metrics=f"http://127.0.0.1:{ports.fixtures}/ksm/metrics",
         event_exporter=f"http://127.0.0.1:{ports.fixtures}/events/metrics",
         api=f"127.0.0.1:{ports.collector_api}",

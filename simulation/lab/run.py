@@ -137,7 +137,7 @@ class Lab:
         self.s3.start()
         fixtures_port = self.fixtures.start()
         self.settings = lab_settings(f"http://127.0.0.1:{self.s3.port}")
-        self.ports = Ports(free_port(), free_port(), fixtures_port, free_port())
+        self.ports = Ports(free_port(), free_port(), fixtures_port, free_port(), free_port())
         self.relay = Relay(self.ports.collector_agents)
         self.relay.start()
 
