@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -109,6 +110,59 @@ def test_ci_runs_the_readmes_test_command_on_pull_requests_and_pushes() -> None:
         assert "```bash\n./scripts/test\n```" in doc(page), page
     ci_run = (ROOT / ".ci" / "run").read_text().strip().splitlines()
     assert ci_run[-1] == "./scripts/test"
+
+
+def test_the_readme_names_what_the_test_command_needs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    intro = readme.split("```bash\n./scripts/test\n```")[0].rsplit("**Run the tests**", 1)[1]
+    for need in ("Python 3.11+", "Python 3.12+", "PyPI"):
+        assert need in intro, need
+    script = (ROOT / "scripts" / "test").read_text()
+    assert "sys.version_info < (3, 11)" in script
+    assert "sys.version_info < (3, 12)" in script
+
+
+def test_without_python_3_12_the_test_command_says_how_to_get_one(tmp_path: Path) -> None:
+    """Nothing on PATH, under pyenv or from uv: it stops before making .venv-vrl, with the ways."""
+    if sys.version_info >= (3, 12):
+        pytest.skip("the suite's own Python is 3.12+, so the test command would take it")
+    project = tmp_path / "project"
+    (project / "scripts").mkdir(parents=True)
+    shutil.copy2(ROOT / "scripts" / "test", project / "scripts" / "test")
+    shutil.copy2(ROOT / "requirements-dev.txt", project / "requirements-dev.txt")
+    (project / ".venv").symlink_to(ROOT / ".venv")  # with pip and uv: nothing to install
+    tools = tmp_path / "bin"  # what the script runs, and no other Python than the suite's
+    tools.mkdir()
+    for tool in ("dirname", "grep", "sort", "cat"):
+        (tools / tool).symlink_to(shutil.which(tool) or tool)
+    (tools / "python3").symlink_to(sys.executable)
+    env = {"PATH": str(tools), "HOME": str(tmp_path)}
+    bash = shutil.which("bash") or "bash"
+    run = subprocess.run(
+        [bash, str(project / "scripts" / "test")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "needs Python 3.12 or newer, and none was found" in run.stderr
+    assert "  .venv/bin/uv python install 3.12 " in run.stderr
+    assert "VRL_PYTHON=/path/to/python3.12 ./scripts/test" in run.stderr
+    assert not (project / ".venv-vrl").exists()
+    assert not (project / ".venv-checkov").exists()
+
+    wrong = subprocess.run(
+        [bash, str(project / "scripts" / "test")],
+        env={**env, "VRL_PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert wrong.returncode == 1
+    assert f"VRL_PYTHON={sys.executable} is not Python 3.12 or newer" in wrong.stderr
 
 
 def test_previews_cover_every_stack_and_skip_forks_clearly() -> None:
