@@ -28,7 +28,7 @@ from tempfile import TemporaryDirectory
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from simulation.cedana_api import FakeCedana, free_port  # noqa: E402
+from simulation.standins.cedana_api import FakeCedana, free_port  # noqa: E402
 
 ENDPOINT_TOKEN = "bench-token"
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from moto.server import ThreadedMotoServer
 
-from simulation.cedana_api import free_port
-from simulation.mock_program import ProgramRun, run_program
+from simulation.mocks import ProgramRun, run_program
+from simulation.standins.cedana_api import free_port
 
 BASE = {"s3Bucket": "cedana-metrics-example", "awsRegion": "us-east-1"}
 

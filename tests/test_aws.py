@@ -15,7 +15,7 @@ from components.aws.policies import (
     tls_only_bucket_policy,
     writer_policy,
 )
-from simulation.mock_program import ProgramRun, walk
+from simulation.mocks import ProgramRun, walk
 from tests.support.modes import (
     ACCESS_KEY,
     CLUSTER_ID,

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from cred_refresher import cred_refresher as refresher
-from simulation.cedana_api import FakeCedana, key_id
-from simulation.sockets import leaves_the_machine, listening_addresses
+from simulation.standins.cedana_api import FakeCedana, key_id
+from simulation.support.loopback import leaves_the_machine, listening_addresses
 from tests.support.sidecar import (
     AUTH_TOKEN,
     CLUSTER_ID,

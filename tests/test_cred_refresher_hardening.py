@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from cred_refresher import cred_refresher as refresher
-from simulation.cedana_api import FakeCedana, key_id
+from simulation.standins.cedana_api import FakeCedana, key_id
 from tests.support.sidecar import AUTH_TOKEN, Launcher, Sidecar, eventually, ready
 
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from scripts import clusters, list_stacks
-from simulation.mock_program import ROOT, ProgramRun
+from simulation.mocks import ROOT, ProgramRun
 from tests.e2e import cedana_standin
 from tests.support.sidecar import Launcher, eventually, s3_client_through
 

@@ -12,7 +12,7 @@ from components.config.pulumi_yaml import config_block
 from components.config.rules import s3_bucket as s3_bucket_problem
 from scripts.pulumi_config import PULUMI_YAML
 from scripts.pulumi_config import main as pulumi_config_main
-from simulation.mock_program import ROOT, TEST_SECRETS, project_config
+from simulation.mocks import ROOT, TEST_SECRETS, project_config
 
 SECRET_KEYS = frozenset(k for k, d in declared_settings().items() if d.parse.secret)
 

@@ -21,7 +21,7 @@ import boto3
 import botocore.session
 import pytest
 
-from simulation.cedana_api import FakeCedana, free_port, key_id
+from simulation.standins.cedana_api import FakeCedana, free_port, key_id
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "cred_refresher" / "cred_refresher.py"

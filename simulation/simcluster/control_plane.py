@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simulation.cedana_api import free_port
-from simulation.kube.pki import SERVICE_CIDR, Authority
-from simulation.lab.processes import Process
+from simulation.simcluster.pki import SERVICE_CIDR, Authority
+from simulation.standins.cedana_api import free_port
+from simulation.support.processes import Process
 
 BINARIES = (
     "etcd",
@@ -35,7 +35,7 @@ POD_CIDR = "10.128.0.0/10"
 NODE_IP = "198.51.100.10"
 
 
-def missing_binaries() -> list[str]:
+def missing_control_plane_binaries() -> list[str]:
     return [name for name in BINARIES if not shutil.which(name)]
 
 

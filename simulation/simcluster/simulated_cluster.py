@@ -27,10 +27,10 @@ from typing import Any
 
 from components.common.charts import local_chart
 from components.config.model import Settings
-from simulation.kube.control_plane import ControlPlane
-from simulation.kube.control_plane import missing_binaries as missing_control_plane
-from simulation.nodes import mix
-from simulation.sockets import LoopbackWatch
+from simulation.models.nodes import simulated_cluster_nodes
+from simulation.simcluster.control_plane import ControlPlane, missing_control_plane_binaries
+from simulation.support.loopback import LoopbackWatch
+from simulation.support.report import figures_table
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "requirements.txt", "components", "cred_refresher")
@@ -61,10 +61,10 @@ def plugin_dir(name: str) -> Path:
     return home / "plugins" / f"resource-{name}-v{installed}"
 
 
-def missing() -> list[str]:
+def missing_for_simulation() -> list[str]:
     """What this machine lacks to simulate, each with how a user gets it."""
     needs = []
-    for binary in missing_control_plane():
+    for binary in missing_control_plane_binaries():
         needs.append(
             f"{binary} (Kubernetes: the server binaries of a 1.30+ release; etcd 3.5+;"
             " kwok: go install sigs.k8s.io/kwok/cmd/kwok@v0.8.0)"
@@ -92,7 +92,7 @@ def missing() -> list[str]:
 
 def node_manifests(size: int) -> list[dict[str, Any]]:
     manifests = []
-    for kind, node in mix(size):
+    for kind, node in simulated_cluster_nodes(size):
         manifests.append(
             {
                 "apiVersion": "v1",
@@ -330,7 +330,7 @@ def inventory(plane: ControlPlane) -> set[str]:
 
 
 def simulate(workdir: Path, size: int) -> dict[str, Any]:
-    plane = ControlPlane(workdir / "cluster")
+    plane = ControlPlane(workdir / "control-plane")
     result: dict[str, Any] = {"nodes_requested": size}
     watch = LoopbackWatch().start()
     try:
@@ -405,15 +405,8 @@ def wait_gone(plane: ControlPlane, namespace: str, timeout: float = 300) -> None
         time.sleep(1)
 
 
-def table(result: dict[str, Any]) -> str:
-    rows = ["| figure | value |", "| --- | --- |"]
-    for key, value in result.items():
-        shown = json.dumps(value) if isinstance(value, dict | list) else value
-        rows.append(f"| {key} | {shown} |")
-    return "\n".join(rows)
-
-
-def main(argv: list[str] | None = None) -> int:
+def simulate_cli(argv: list[str] | None = None) -> int:
+    """`./scripts/simulate`: one simulation, its figures printed (and written with --json)."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -421,14 +414,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     args = parser.parse_args(argv)
-    needs = missing()
+    needs = missing_for_simulation()
     if needs:
         print("the simulation needs: " + "; ".join(needs), file=sys.stderr)
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="cedana-simulate-"))
     try:
         result = simulate(workdir, args.nodes)
-        print(table(result))
+        print(figures_table(result))
         if args.json:
             args.json.write_text(json.dumps(result, indent=2, sort_keys=True))
     finally:
@@ -440,4 +433,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(simulate_cli())

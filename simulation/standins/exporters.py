@@ -205,7 +205,7 @@ Route = tuple[str, str | None, Callable[[int], tuple[str, list[Sample]]]]
 
 
 @dataclass
-class Fixtures:
+class ExporterFixtures:
     """The fixture server: one loopback port, a path per endpoint."""
 
     nodes: list[str]
