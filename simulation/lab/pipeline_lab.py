@@ -13,6 +13,7 @@ VECTOR_BIN) and `prometheus` (or PROMETHEUS_BIN); everything else comes from the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -46,12 +47,14 @@ from simulation.lab.configs import (
     scaled,
 )
 from simulation.lab.relay import Relay
-from simulation.standins.cedana_api import FakeCedana, free_port
+from simulation.standins.cedana_api import FakeCedana
 from simulation.standins.exporters import ExporterFixtures
 from simulation.standins.s3_front import S3Front
 from simulation.support.loopback import LoopbackWatch
+from simulation.support.ports import free_port
 from simulation.support.processes import Process, Sampler, stop_all
 from simulation.support.report import figures_table
+from simulation.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 REFRESHER = ROOT / "cred_refresher" / "cred_refresher.py"
@@ -115,7 +118,8 @@ class Lab:
         self.intervals = scaled(self.scale)
         self.nodes = [f"lab-node-{i}" for i in range(max(self.agents, 3))]
         self.gpu_nodes = self.nodes[1::2][:4]
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+        # Port 0: moto binds it and reports the port the kernel chose.
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.cedana = RotatingCedana()
         self.fixtures = ExporterFixtures(self.nodes, self.gpu_nodes)
         self.watch = LoopbackWatch()
@@ -288,13 +292,14 @@ class Lab:
         process.down.append((started, time.time()))
 
     def drain(self, quiet: float, limit: float) -> None:
-        """Waits until no object has been written for `quiet` seconds (at most `limit`)."""
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            last = max((w.at for w in self.s3.writes), default=0.0)
-            if time.time() - last >= quiet:
-                return
-            time.sleep(1)
+        """Waits until no object has been written for `quiet` seconds (at most `limit`: what
+        is still on its way then counts as lost)."""
+
+        def quiet_for() -> bool:
+            return time.time() - max((w.at for w in self.s3.writes), default=0.0) >= quiet
+
+        with contextlib.suppress(TimeoutError):
+            wait_until(quiet_for, limit, "S3 writes to stop", every=1)
 
     def stop(self) -> None:
         sampler = getattr(self, "sampler", None)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from simulation.simcluster.pki import SERVICE_CIDR, Authority
-from simulation.standins.cedana_api import free_port
+from simulation.support.ports import free_port
 from simulation.support.processes import Process
+from simulation.support.waiting import wait_until
 
 BINARIES = (
     "etcd",
@@ -33,6 +33,8 @@ POD_CIDR = "10.128.0.0/10"
 # waits for a Service's endpoints forever). Nothing connects to it, since no kubelet runs; the
 # simulation's loopback watch checks that. TEST-NET-2 (RFC 5737): no real host.
 NODE_IP = "198.51.100.10"
+# What a kubectl that did not answer (yet) raises.
+KUBECTL_FAILED = (RuntimeError, subprocess.TimeoutExpired)
 
 
 def missing_control_plane_binaries() -> list[str]:
@@ -220,26 +222,23 @@ class ControlPlane:
         return result.stdout
 
     def wait_ready(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if self.kubectl("get", "--raw", "/readyz", timeout=10).strip() == "ok":
-                    return
-            except (RuntimeError, subprocess.TimeoutExpired):
-                pass
-            time.sleep(0.5)
-        raise RuntimeError(f"kube-apiserver not ready within {timeout} s: see {self.workdir}")
+        wait_until(
+            lambda: self.kubectl("get", "--raw", "/readyz", timeout=10).strip() == "ok",
+            timeout,
+            f"kube-apiserver to be ready: see {self.workdir}",
+            every=0.5,
+            ignoring=KUBECTL_FAILED,
+        )
 
     def wait_for_default_service_account(self, timeout: float = 120) -> None:
         """Pods are refused until the controller-manager has created `default` accounts."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                self.kubectl("get", "serviceaccount", "default", "-n", "default", timeout=10)
-                return
-            except (RuntimeError, subprocess.TimeoutExpired):
-                time.sleep(0.5)
-        raise RuntimeError("the controller-manager never created the default service account")
+        wait_until(
+            lambda: self.kubectl("get", "serviceaccount", "default", "-n", "default", timeout=10),
+            timeout,
+            "the controller-manager to create the default service account",
+            every=0.5,
+            ignoring=KUBECTL_FAILED,
+        )
 
     def stop(self) -> None:
         for process in reversed(self.processes):

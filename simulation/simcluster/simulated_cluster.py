@@ -12,6 +12,7 @@ state is a local backend with a passphrase; the charts come from a local directo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -31,6 +32,7 @@ from simulation.models.nodes import simulated_cluster_nodes
 from simulation.simcluster.control_plane import ControlPlane, missing_control_plane_binaries
 from simulation.support.loopback import LoopbackWatch
 from simulation.support.report import figures_table
+from simulation.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "requirements.txt", "components", "cred_refresher")
@@ -151,8 +153,7 @@ def apply(plane: ControlPlane, manifests: list[dict[str, Any]]) -> None:
 
 
 def wait_nodes_ready(plane: ControlPlane, count: int, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def enough_ready() -> bool:
         nodes = json.loads(plane.kubectl("get", "nodes", "-o", "json"))["items"]
         ready = [
             n
@@ -162,10 +163,9 @@ def wait_nodes_ready(plane: ControlPlane, count: int, timeout: float = 300) -> N
                 for c in n.get("status", {}).get("conditions", [])
             )
         ]
-        if len(ready) >= count:
-            return
-        time.sleep(1)
-    raise RuntimeError(f"fewer than {count} nodes became Ready within {timeout} s")
+        return len(ready) >= count
+
+    wait_until(enough_ready, timeout, f"{count} nodes to become Ready", every=1)
 
 
 # --- the Pulumi CLI --------------------------------------------------------------------------
@@ -396,13 +396,18 @@ def simulate(workdir: Path, size: int) -> dict[str, Any]:
 
 
 def wait_gone(plane: ControlPlane, namespace: str, timeout: float = 300) -> None:
-    """A deleted namespace goes once its objects are gone (pods through kwok)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        names = plane.kubectl("get", "namespaces", "-o", "name").split()
-        if f"namespace/{namespace}" not in names:
-            return
-        time.sleep(1)
+    """A deleted namespace goes once its objects are gone (pods through kwok). One still there
+    after `timeout` is no error here: it shows in what destroy left behind."""
+    with contextlib.suppress(TimeoutError):
+        wait_until(
+            lambda: (
+                f"namespace/{namespace}"
+                not in plane.kubectl("get", "namespaces", "-o", "name").split()
+            ),
+            timeout,
+            f"namespace {namespace} to go",
+            every=1,
+        )
 
 
 def simulate_cli(argv: list[str] | None = None) -> int:
