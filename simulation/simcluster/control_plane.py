@@ -70,7 +70,9 @@ class ControlPlane:
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.pki = Authority(self.workdir / "pki")
-        self.front_proxy = Authority(self.workdir / "pki" / "front-proxy")
+        self.front_proxy = Authority(
+            self.workdir / "pki" / "front-proxy", "simulated-front-proxy-ca"
+        )
         self.ports = {name: free_port() for name in ("etcd", "peer", "api", "kcm", "sched", "kwok")}
         self.server = f"https://127.0.0.1:{self.ports['api']}"
 
