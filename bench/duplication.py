@@ -15,9 +15,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from simulation.cluster import CLUSTER, copies, original_workloads, ship_one_interval, workloads
-from simulation.mock_program import run_program
-from simulation.nodes import cluster
+from simulation.mocks import run_program
+from simulation.models.nodes import nodes_with_gpus
+from simulation.models.shipping import (
+    CLUSTER_WIDE,
+    copies,
+    original_workloads,
+    ship_one_interval,
+    workloads,
+)
 
 DATA_SETS = ("kube-state-metrics", "event-exporter", "cadvisor", "dcgm", "host")
 
@@ -35,12 +41,12 @@ def main() -> None:
     print("copies shipped per series per interval (min-max over series)")
     print(f"{'nodes':>5} {'design':>9} " + " ".join(f"{d:>18}" for d in DATA_SETS))
     for size, gpu_every in ((1, 0), (3, 2), (100, 0), (100, 4)):
-        nodes, gpus = cluster(size, gpu_every)
+        nodes, gpus = nodes_with_gpus(size, gpu_every)
         for name, design in (("this", ours), ("original", original_workloads())):
             counted = copies(ship_one_interval(design, nodes, gpus))
             cells = " ".join(f"{summary(counted, d):>18}" for d in DATA_SETS)
             print(f"{size:>5} {name:>9} {cells}")
-        print(f"{'':>5} {'':>9} cluster-level series: {CLUSTER}; GPU nodes: {len(gpus)}")
+        print(f"{'':>5} {'':>9} cluster-level series: {CLUSTER_WIDE}; GPU nodes: {len(gpus)}")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,7 @@
         [--script OLD_COPY.py] [--tls] [--probes]
 
 Starts a fake Cedana API on 127.0.0.1 and the sidecar, waits for its first refresh, then samples
-/proc/<pid>/status (VmRSS) and /proc/<pid>/stat (utime + stime) once a second. Everything
-stays on loopback.
+its RSS and CPU time (user + system, from psutil) once a second. Everything stays on loopback.
 
 --tls serves the fake API over https with a throw-away certificate for 127.0.0.1 (made with the
 openssl command), trusted through SSL_CERT_FILE next to the system's CAs, so the sidecar holds
@@ -28,21 +27,11 @@ from tempfile import TemporaryDirectory
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from simulation.cedana_api import FakeCedana, free_port  # noqa: E402
+from simulation.standins.cedana_api import FakeCedana  # noqa: E402
+from simulation.support.ports import free_port  # noqa: E402
+from simulation.support.processes import Process, cpu_seconds, rss_kib  # noqa: E402
 
 ENDPOINT_TOKEN = "bench-token"
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def serve_tls(api: FakeCedana, directory: Path) -> Path:
@@ -110,9 +99,8 @@ def main() -> None:
             env["SSL_CERT_FILE"] = str(serve_tls(api, Path(tmp)))
             env["CEDANA_URL"] = api.url.replace("http://", "https://")
         with api:
-            process = subprocess.Popen(
-                [args.python, args.script], env=env, stdout=subprocess.DEVNULL
-            )
+            sidecar = Process("sidecar", [args.python, args.script], env)
+            process = sidecar.start()
             try:
                 if not api.wait_for_requests(1, timeout=30):
                     raise SystemExit("the sidecar never called the API")
@@ -133,8 +121,7 @@ def main() -> None:
                     time.sleep(1)
                 used = cpu_seconds(process.pid) - start_cpu
             finally:
-                process.terminate()
-                process.wait(timeout=10)
+                sidecar.stop(timeout=10)
     version = subprocess.run(
         [args.python, "-c", "import sys; print(sys.version.split()[0])"],
         capture_output=True,

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from pulumi.runtime import rpc  # noqa: E402
 
-from simulation.mock_program import (  # noqa: E402
+from simulation.mocks import (  # noqa: E402
     TEST_SECRETS,
     ProgramRun,
     run_program,

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from moto.server import ThreadedMotoServer
 
-from simulation.cedana_api import free_port
-from simulation.mock_program import ProgramRun, run_program
+from simulation.mocks import ProgramRun, run_program
 
 BASE = {"s3Bucket": "cedana-metrics-example", "awsRegion": "us-east-1"}
 
@@ -38,8 +37,8 @@ def default_run() -> ProgramRun:
 
 @pytest.fixture
 def s3_server() -> Iterator[str]:
-    """moto's S3 (and STS) server on a free port of 127.0.0.1; yields its endpoint URL."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    """moto's S3 (and STS) server on a port of 127.0.0.1 the kernel picks; yields its URL."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"

@@ -15,7 +15,7 @@ from components.aws.policies import (
     writer_policy,
 )
 from components.bucket.policies import tls_only_bucket_policy
-from simulation.mock_program import ProgramRun, walk
+from simulation.mocks import ProgramRun, walk
 from tests.support.modes import (
     ACCESS_KEY,
     CLUSTER_ID,

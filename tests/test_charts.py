@@ -10,7 +10,7 @@ import pulumi
 import pytest
 
 from components.config import ConfigError
-from simulation.mock_program import ProgramRun, run_program
+from simulation.mocks import ProgramRun, run_program
 from tests.test_settings import problems
 
 PINNED = {"prometheus": "29.27.0", "vector": "0.56.0", "dcgm-exporter": "4.8.2"}

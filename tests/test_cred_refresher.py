@@ -19,15 +19,15 @@ from typing import Any
 import pytest
 
 from cred_refresher import cred_refresher as refresher
-from simulation.cedana_api import FakeCedana, key_id
-from simulation.sockets import leaves_the_machine, listening_addresses
+from simulation.standins.cedana_api import FakeCedana, key_id
+from simulation.support.loopback import leaves_the_machine, listening_addresses
+from simulation.support.waiting import wait_until
 from tests.support.sidecar import (
     AUTH_TOKEN,
     CLUSTER_ID,
     ENDPOINT_TOKEN,
     Launcher,
     Sidecar,
-    eventually,
     ready,
     s3_client_through,
 )
@@ -80,7 +80,7 @@ def test_the_original_startup_and_success_lines_are_logged(
 ) -> None:
     sidecar = launch()
     ready(sidecar)
-    eventually(lambda: "Credentials written successfully" in sidecar.output())
+    wait_until(lambda: "Credentials written successfully" in sidecar.output())
     lines = sidecar.output().splitlines()
     assert lines[:4] == [
         "Starting credentials refresher",
@@ -101,7 +101,7 @@ def test_the_credentials_file_is_private_atomic_and_in_the_original_format(
 ) -> None:
     sidecar = launch()
     ready(sidecar)
-    eventually(sidecar.credentials_file.exists)
+    wait_until(sidecar.credentials_file.exists)
     mode = stat.S_IMODE(sidecar.credentials_file.stat().st_mode)
     assert mode == 0o600
     parser = configparser.ConfigParser()
@@ -142,7 +142,7 @@ def test_boto3_keeps_writing_through_three_rotations(
     client.create_bucket(Bucket="metrics")
     for generation in (1, 2, 3, 4):
         api.generation = generation
-        eventually(lambda g=generation: sidecar.serves(g), what=f"generation {generation}")
+        wait_until(lambda g=generation: sidecar.serves(g), what=f"generation {generation}")
         client.put_object(Bucket="metrics", Key=f"vector/data/{generation}.json", Body=b"{}")
         assert signed_with[-1] == key_id(generation)
     keys = [o["Key"] for o in client.list_objects_v2(Bucket="metrics")["Contents"]]
@@ -177,7 +177,7 @@ def test_last_good_credentials_stay_served_while_the_api_fails_then_recover(
 
     api.generation, api.mode = 2, "ok"
     api.release.set()
-    eventually(lambda: sidecar.serves(2), what="recovery")
+    wait_until(lambda: sidecar.serves(2), what="recovery")
     assert "Credential refresh failed" in sidecar.output()
 
 
@@ -188,7 +188,7 @@ def test_expired_credentials_are_never_served_yet_the_sidecar_stays_healthy(
     sidecar = launch()
     ready(sidecar)
     api.mode = "500"
-    eventually(lambda: sidecar.credentials()[0] == 503, timeout=10, what="expiry")
+    wait_until(lambda: sidecar.credentials()[0] == 503, timeout=10, what="expiry")
     assert sidecar.health("/ready") == 503
     assert sidecar.health("/health") == 200
 
@@ -198,17 +198,17 @@ def test_a_restart_serves_unexpired_credentials_at_once_while_the_api_is_down(
 ) -> None:
     first = launch()
     ready(first)
-    eventually(first.credentials_file.exists)
+    wait_until(first.credentials_file.exists)
     assert first.stop() == 0
 
     api.mode = "500"
     second = launch()
-    eventually(second.listening, what="the restarted sidecar")
+    wait_until(second.listening, what="the restarted sidecar")
     status, document = second.credentials()
     assert status == 200
     assert document["AccessKeyId"] == key_id(1)
     assert second.health("/ready") == 200
-    eventually(lambda: "Reusing unexpired credentials" in second.output())
+    wait_until(lambda: "Reusing unexpired credentials" in second.output())
 
 
 def test_an_expired_file_is_not_reused(
@@ -223,7 +223,7 @@ def test_an_expired_file_is_not_reused(
     )
     api.mode = "500"
     sidecar = launch()
-    eventually(sidecar.listening)
+    wait_until(sidecar.listening)
     assert api.wait_for_requests(1)
     assert sidecar.credentials()[0] == 503
     assert sidecar.health("/ready") == 503
@@ -396,7 +396,7 @@ def test_sigterm_exits_cleanly_within_two_seconds(
 ) -> None:
     api.mode = api_mode
     sidecar = launch(REQUEST_TIMEOUT="30s")
-    eventually(sidecar.listening)
+    wait_until(sidecar.listening)
     assert api.wait_for_requests(1)
     started = time.monotonic()
     sidecar.process.send_signal(signal.SIGTERM)
@@ -465,5 +465,5 @@ def test_only_complete_responses_are_accepted() -> None:
 def test_the_bucket_mismatch_warning(api: FakeCedana, launch: Callable[..., Sidecar]) -> None:
     sidecar = launch(S3_BUCKET="another-bucket")
     ready(sidecar)
-    eventually(lambda: "Warning: Cedana issued credentials for bucket" in sidecar.output())
+    wait_until(lambda: "Warning: Cedana issued credentials for bucket" in sidecar.output())
     assert "'another-bucket'" in sidecar.output()

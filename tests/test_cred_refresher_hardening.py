@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from cred_refresher import cred_refresher as refresher
-from simulation.cedana_api import FakeCedana, key_id
-from tests.support.sidecar import AUTH_TOKEN, Launcher, Sidecar, eventually, ready
+from simulation.standins.cedana_api import FakeCedana, key_id
+from simulation.support.waiting import wait_until
+from tests.support.sidecar import AUTH_TOKEN, Launcher, Sidecar, ready
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def test_the_auth_token_never_follows_a_redirect(
         api.redirect_to = f"{elsewhere.url}/collect?from=redirect"
         sidecar = launch()
         assert api.wait_for_requests(3)  # the first call and two retries
-        eventually(lambda: len(failures(sidecar)) >= 2, what="two failed refreshes")
+        wait_until(lambda: len(failures(sidecar)) >= 2, what="two failed refreshes")
         assert not any("Authorization" in r.headers for r in elsewhere.requests)
         assert elsewhere.requests == []
     line = failures(sidecar)[0]
@@ -98,13 +99,13 @@ def test_the_refresh_loop_survives_a_hostile_answer(
     )
     ready(sidecar)
     api.mode, api.generation = answer, 2
-    eventually(lambda: len(failures(sidecar)) >= 3, what="three failed refreshes")
+    wait_until(lambda: len(failures(sidecar)) >= 3, what="three failed refreshes")
     assert sidecar.process.poll() is None
     assert sidecar.health("/health") == 200
     assert sidecar.serves(1)
 
     api.mode = "ok"
-    eventually(lambda: sidecar.serves(2), what="recovery")
+    wait_until(lambda: sidecar.serves(2), what="recovery")
 
 
 # --- One request, one deadline; /health notices a stuck refresher ----------------------------
@@ -117,7 +118,7 @@ def test_a_trickling_answer_fails_within_the_request_timeout(
     sidecar = launch(REQUEST_TIMEOUT="1s")
     assert api.wait_for_requests(1)
     arrived = api.requests[0].at
-    eventually(lambda: bool(failures(sidecar)), timeout=5, what="the request deadline")
+    wait_until(lambda: bool(failures(sidecar)), timeout=5, what="the request deadline")
     assert time.monotonic() - arrived < 2.0
     assert "no complete answer within REQUEST_TIMEOUT (1s)" in failures(sidecar)[0]
     assert api.wait_for_requests(2)  # and it tries again
@@ -133,12 +134,12 @@ def test_health_fails_while_a_refresh_is_stuck_then_recovers(
     api.mode = "hang"
     stuck = len(api.requests) + 1
     assert api.wait_for_requests(stuck)
-    eventually(lambda: sidecar.health("/health") == 503, timeout=5, what="a stall reported")
+    wait_until(lambda: sidecar.health("/health") == 503, timeout=5, what="a stall reported")
     assert sidecar.serves(1)  # the held credentials are still served meanwhile
 
     api.mode, api.generation = "ok", 2
     api.release.set()  # the hung request ends without an answer; the retry succeeds
-    eventually(lambda: sidecar.serves(2), timeout=5, what="recovery")
+    wait_until(lambda: sidecar.serves(2), timeout=5, what="recovery")
     assert sidecar.health("/health") == 200
 
 
@@ -204,7 +205,7 @@ def test_credentials_are_served_even_when_the_file_cannot_be_written(
     assert api.wait_for_requests(3, timeout=10)
     # On the refresh schedule (1s ± 10 %), not in a retry loop because of the file.
     assert min(gaps(api, 0, 3)) >= 0.85, gaps(api, 0, 3)
-    eventually(lambda: len(sidecar.lines("Credentials refreshed, not written")) >= 2)
+    wait_until(lambda: len(sidecar.lines("Credentials refreshed, not written")) >= 2)
     assert len(sidecar.lines("Warning: cannot write")) == 1  # once per streak
     assert sidecar.lines("Credential refresh failed") == []
 
@@ -245,7 +246,7 @@ def test_an_error_body_cannot_forge_a_log_line_or_print_the_token(
 ) -> None:
     api.mode = "echo-error"
     sidecar = launch()
-    eventually(lambda: bool(failures(sidecar)), what="a failed refresh")
+    wait_until(lambda: bool(failures(sidecar)), what="a failed refresh")
     output = sidecar.output()
     assert AUTH_TOKEN not in output
     assert not any(line.startswith("2026-01-01") for line in output.splitlines())
@@ -261,7 +262,7 @@ def test_a_401_points_at_the_cedana_credentials_secret(
 ) -> None:
     api.mode = "401"
     sidecar = launch()
-    eventually(lambda: bool(failures(sidecar)), what="a failed refresh")
+    wait_until(lambda: bool(failures(sidecar)), what="a failed refresh")
     line = failures(sidecar)[0]
     assert "status 401" in line
     assert "check the cedana-credentials Secret (authToken, clusterId)" in line
@@ -272,9 +273,9 @@ def test_a_session_token_that_would_add_lines_to_the_file_is_refused(
 ) -> None:
     sidecar = launch(REFRESH_INTERVAL="200ms")
     ready(sidecar)
-    eventually(sidecar.credentials_file.exists)
+    wait_until(sidecar.credentials_file.exists)
     api.mode, api.generation = "newline-token", 2
-    eventually(lambda: bool(failures(sidecar)), what="a refused answer")
+    wait_until(lambda: bool(failures(sidecar)), what="a refused answer")
     assert "session_token contains spaces or control characters" in failures(sidecar)[0]
     assert sidecar.serves(1)
     written = sidecar.credentials_file.read_text()
@@ -352,7 +353,7 @@ def test_a_key_prefix_outside_the_issued_prefix_is_warned_once_per_prefix(
     api: FakeCedana, launch: Callable[..., Sidecar]
 ) -> None:
     sidecar = launch(KEY_PREFIX="vector/data/", REFRESH_INTERVAL="200ms")
-    eventually(lambda: len(sidecar.lines("Credentials written successfully")) >= 3)
+    wait_until(lambda: len(sidecar.lines("Credentials written successfully")) >= 3)
     warnings = sidecar.lines("KEY_PREFIX")
     assert len(warnings) == 1, warnings
     assert "under 'org-1/v2/vector/data'/" in warnings[0]
@@ -360,7 +361,7 @@ def test_a_key_prefix_outside_the_issued_prefix_is_warned_once_per_prefix(
     assert "403" in warnings[0]
 
     api.prefix = "org-2/v2/vector/data"
-    eventually(lambda: len(sidecar.lines("KEY_PREFIX")) == 2, what="a warning for the new prefix")
+    wait_until(lambda: len(sidecar.lines("KEY_PREFIX")) == 2, what="a warning for the new prefix")
 
 
 def test_which_key_prefixes_the_issued_prefix_covers() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from cred_refresher import cred_refresher as refresher
-from simulation.cedana_api import FakeCedana
-from simulation.connect_proxy import ConnectProxy
+from simulation.standins.cedana_api import FakeCedana
+from simulation.standins.connect_proxy import ConnectProxy
 from tests.support.sidecar import Launcher, eventually, ready
 
 # Only the proxy resolves this name: a refresher that reaches it went through the proxy.

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cred_refresher import cred_refresher as refresher
-from simulation.cedana_api import FakeCedana, key_id, secret_key, session_token
+from simulation.standins.cedana_api import FakeCedana, key_id, secret_key, session_token
 from tests.support.sidecar import AUTH_TOKEN, CLUSTER_ID, Launcher, eventually, ready
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)

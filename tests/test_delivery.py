@@ -18,10 +18,11 @@ import pytest
 import yaml
 
 from scripts import clusters, list_stacks
-from simulation.mock_program import ROOT, ProgramRun
+from simulation.mocks import ROOT, ProgramRun
+from simulation.support.waiting import wait_until
 from tests.e2e import cedana_standin
 from tests.support.docs import doc
-from tests.support.sidecar import Launcher, eventually, s3_client_through
+from tests.support.sidecar import Launcher, s3_client_through
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 BIN = Path(sys.executable).parent
@@ -348,7 +349,7 @@ def test_the_e2e_standin_issues_credentials_that_write_to_the_store(
     try:
         api = StandIn(f"http://127.0.0.1:{server.server_address[1]}", "e2e-bucket")
         sidecar = Launcher(tmp_path, api).start(CEDANA_AUTH_TOKEN="t0k3n")  # type: ignore[arg-type]
-        eventually(lambda: sidecar.listening() and sidecar.credentials()[0] == 200)
+        wait_until(lambda: sidecar.listening() and sidecar.credentials()[0] == 200)
         client = s3_client_through(sidecar, s3_server, monkeypatch)
         client.put_object(Bucket="e2e-bucket", Key="vector/data/1/x.json", Body=b"{}")
         listed = boto3.client(

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import yaml
 
 from components.event_exporter.specs import STDOUT_LAYOUT, WEBHOOK_LAYOUT
-from simulation.mock_program import ProgramRun
+from simulation.mocks import ProgramRun
 
 READ_VERBS = {"get", "list", "watch"}
 

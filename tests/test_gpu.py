@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from components.gpu.placement import gpu_affinity
-from simulation.mock_program import ProgramRun
-from simulation.nodes import CONTROL_PLANE, CPU_NODE, GPU_NODES, OTHER_GPU_NODES
-from simulation.scheduler import Node, PodPlacement, schedulable
+from simulation.mocks import ProgramRun
+from simulation.models.nodes import CONTROL_PLANE, CPU_NODE, GPU_NODES, OTHER_GPU_NODES
+from simulation.models.scheduler import Node, PodPlacement, schedulable
 
 ALL_GPU_NODES = {**GPU_NODES, **OTHER_GPU_NODES}
 EVERY_NODE = [CPU_NODE, CONTROL_PLANE, *ALL_GPU_NODES.values()]

@@ -14,7 +14,7 @@ import yaml
 
 from components.common.images import ImagePolicy, mirrored, reference
 from scripts.budget import budget, settings_for, table
-from simulation.mock_program import ROOT, ProgramRun, fake_password, walk
+from simulation.mocks import ROOT, ProgramRun, fake_password, walk
 from tests.support.docs import doc
 from tests.support.modes import MODE_CONFIG, run_mode
 from tests.test_settings import load as settings_of

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from simulation.lab.s3proxy import S3Front
+from simulation.standins.s3_front import S3Front
 
 
 class _Stored(BaseHTTPRequestHandler):

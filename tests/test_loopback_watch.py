@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulation.sockets import LoopbackWatch, Socket
+from simulation.support.loopback import LoopbackWatch, Socket
 
 TABLE = [
     Socket("127.0.0.1", 40001, "127.0.0.1", 9000, "01", "0"),  # loopback

@@ -12,7 +12,7 @@ from components.config import Settings, load_settings
 from components.preflight.checks import preflight
 from components.preflight.facts import ClusterFacts, read_cluster
 from scripts.stack_files import MappingSource
-from simulation.mock_program import TEST_SECRETS, ProgramRun
+from simulation.mocks import TEST_SECRETS, ProgramRun
 
 BASE = {"s3Bucket": "cedana-metrics-example", "awsRegion": "us-east-1", **TEST_SECRETS}
 

@@ -8,7 +8,7 @@ import kubernetes_validate
 import pulumi
 import pytest
 
-from simulation.mock_program import (
+from simulation.mocks import (
     TEST_SECRETS,
     MissingConfigError,
     ProgramRun,

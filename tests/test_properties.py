@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from components.config import CredentialsMode, GpuMode, declarations
-from simulation.mock_program import TEST_SECRETS, ProgramRun, run_program
+from simulation.mocks import TEST_SECRETS, ProgramRun, run_program
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=40)
 label = st.from_regex(r"[a-z]([a-z0-9.-]{0,10}[a-z0-9])?(/[a-z][a-z0-9-]{0,8})?", fullmatch=True)

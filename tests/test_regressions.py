@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from simulation.mock_program import ProgramRun, walk
+from simulation.mocks import ProgramRun, walk
 
 CADVISOR_KEEP = "container_cpu_usage_seconds_total|container_memory_working_set_bytes"
 DCGM_KEEP = "DCGM_FI_DEV_.*|DCGM_FI_PROF_.*"

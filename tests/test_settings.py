@@ -19,7 +19,7 @@ from scripts.pulumi_config import PULUMI_YAML, SETTINGS_MD
 from scripts.pulumi_config import main as pulumi_config_main
 from scripts.pulumi_yaml import config_block
 from scripts.stack_files import MappingSource
-from simulation.mock_program import ROOT, TEST_SECRETS, project_config
+from simulation.mocks import ROOT, TEST_SECRETS, project_config
 
 SECRET_KEYS = frozenset(k for k, d in declarations().items() if d.secret)
 

@@ -14,8 +14,12 @@ import pytest
 import yaml
 
 from components.vector.pipeline import ADD_TIMESTAMP, helm_escape
-from simulation.cluster import (
-    CLUSTER,
+from simulation.lab.configs import helm_tpl_unescape
+from simulation.mocks import ProgramRun
+from simulation.models.nodes import nodes_with_gpus
+from simulation.models.scheduler import schedulable
+from simulation.models.shipping import (
+    CLUSTER_WIDE,
     copies,
     original_workloads,
     pods,
@@ -23,10 +27,6 @@ from simulation.cluster import (
     vector_values,
     workloads,
 )
-from simulation.lab.configs import helm_tpl_unescape
-from simulation.mock_program import ProgramRun
-from simulation.nodes import cluster
-from simulation.scheduler import schedulable
 from tests.support.modes import mode_overrides
 
 MODES = list(
@@ -304,20 +304,24 @@ CLUSTERS = [(1, 0), (3, 2), (100, 4)]
 def test_each_series_is_shipped_exactly_once_at_any_cluster_size(
     default_run: ProgramRun, size: int, gpu_every: int
 ) -> None:
-    nodes, gpus = cluster(size, gpu_every)
+    nodes, gpus = nodes_with_gpus(size, gpu_every)
     shipments = ship_one_interval(workloads(default_run), nodes, gpus)
     counted = copies(shipments)
     expected = (
         {("host", n.name) for n in nodes}
         | {("cadvisor", n.name) for n in nodes}
         | {("dcgm", n.name) for n in gpus}
-        | {("kube-state-metrics", CLUSTER), ("event-exporter", CLUSTER), ("events", CLUSTER)}
+        | {
+            ("kube-state-metrics", CLUSTER_WIDE),
+            ("event-exporter", CLUSTER_WIDE),
+            ("events", CLUSTER_WIDE),
+        }
     )
     assert set(counted) == expected
     assert set(counted.values()) == {1}
     # Node-level series name the node they describe, never the collector's node.
     for s in shipments:
-        if s.describes != CLUSTER:
+        if s.describes != CLUSTER_WIDE:
             assert s.host_tag == s.describes, s
     # Node-local data comes only from the agent on that node.
     for s in shipments:
@@ -331,11 +335,11 @@ def test_each_series_is_shipped_exactly_once_at_any_cluster_size(
 
 
 def test_the_original_install_ships_cluster_series_once_per_node() -> None:
-    nodes, gpus = cluster(100, 4)
+    nodes, gpus = nodes_with_gpus(100, 4)
     counted = copies(ship_one_interval(original_workloads(), nodes, gpus))
     untainted = [n for n in nodes if not n.taints]
-    assert counted[("kube-state-metrics", CLUSTER)] == len(untainted)
-    assert counted[("event-exporter", CLUSTER)] == len(untainted)
+    assert counted[("kube-state-metrics", CLUSTER_WIDE)] == len(untainted)
+    assert counted[("event-exporter", CLUSTER_WIDE)] == len(untainted)
     assert counted[("cadvisor", "node-0")] == len(untainted)
     assert not any(d == "node-exporter" for d, _ in counted)  # scraped, never shipped
     assert ("host", "gpu-15") not in counted  # GKE-tainted GPU node: no agent
@@ -344,7 +348,7 @@ def test_the_original_install_ships_cluster_series_once_per_node() -> None:
 def test_node_exporter_is_shipped_by_each_nodes_own_agent_when_asked(
     program: Callable[..., ProgramRun],
 ) -> None:
-    nodes, gpus = cluster(20, 4)
+    nodes, gpus = nodes_with_gpus(20, 4)
     shipments = ship_one_interval(workloads(program(shipNodeExporter=True)), nodes, gpus)
     counted = copies(shipments)
     node_exporter = {k: v for k, v in counted.items() if k[0] == "node-exporter"}
@@ -355,7 +359,7 @@ def test_node_exporter_is_shipped_by_each_nodes_own_agent_when_asked(
 
 
 def test_the_agent_runs_on_every_node_and_the_collector_once(default_run: ProgramRun) -> None:
-    nodes, _ = cluster(100, 4)
+    nodes, _ = nodes_with_gpus(100, 4)
     agent, collector = workloads(default_run)
     assert len(pods(agent, nodes)) == 100
     assert len(pods(collector, nodes)) == 1
@@ -368,7 +372,7 @@ def test_the_agent_runs_on_every_node_and_the_collector_once(default_run: Progra
 
 
 def test_agent_tolerations_are_a_setting(program: Callable[..., ProgramRun]) -> None:
-    nodes, gpus = cluster(8, 2)
+    nodes, gpus = nodes_with_gpus(8, 2)
     agent, _ = workloads(program(vectorAgentTolerations=[]))
     assert {n.name for _, n in pods(agent, nodes)} == {n.name for n in nodes if not n.taints}
     assert all(not schedulable(n, agent.placement) for n in gpus if n.taints)

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from simulation.cluster import vector_values
-from simulation.mock_program import ProgramRun
+from simulation.mocks import ProgramRun
+from simulation.models.shipping import vector_values
 from tests.support.modes import mode_overrides
 from tests.support.vrl import chain_to_sink, interpolate, run_jobs, steps
 from tests.test_vector_pipeline import MODES

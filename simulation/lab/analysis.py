@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 
-from simulation.lab.fixtures import Served
+from simulation.standins.exporters import Served
 
 # Labels the pipeline adds or Prometheus attaches; a series is known by its own labels.
 ADDED = {"ts", "collector", "host", "job", "instance", "node", "kubernetes_io_hostname"}

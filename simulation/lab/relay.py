@@ -7,6 +7,8 @@ import socket
 import threading
 from dataclasses import dataclass, field
 
+from simulation.support.ports import bound_port
+
 
 @dataclass
 class Relay:
@@ -21,7 +23,7 @@ class Relay:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
         listener.listen(64)
-        self.port = listener.getsockname()[1]
+        self.port = bound_port(listener)
         self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
         return self.port

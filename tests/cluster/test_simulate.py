@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from simulation.kube.run import missing, simulate
+from simulation.simcluster.simulated_cluster import missing_for_simulation, simulate
 
-MISSING = missing()
+MISSING = missing_for_simulation()
 pytestmark = pytest.mark.skipif(bool(MISSING), reason="the simulation needs " + "; ".join(MISSING))
 
 

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
+from pathlib import Path
 
 import boto3
+
+# Run as a script (the e2e workflow): the repository's packages are not on sys.path by itself.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from simulation.support.waiting import wait_until
 
 
 def main() -> int:
@@ -29,20 +34,24 @@ def main() -> int:
         aws_access_key_id="e2e-root",
         aws_secret_access_key="e2e-root-secret",
     )
-    deadline = time.monotonic() + args.timeout
-    while time.monotonic() < deadline:
+    keys: list[str] = []
+
+    def objects_listed() -> bool:
         listing = s3.list_objects_v2(Bucket=args.bucket, Prefix=args.prefix)
-        keys = [item["Key"] for item in listing.get("Contents", [])]
-        if keys:
-            print(f"{len(keys)} object(s) under s3://{args.bucket}/{args.prefix}, e.g.:")
-            for key in keys[:5]:
-                print(f"  {key}")
-            sample = s3.get_object(Bucket=args.bucket, Key=keys[0])["Body"].read()
-            print(f"first line: {sample.splitlines()[0][:300].decode(errors='replace')}")
-            return 0
-        time.sleep(5)
-    print(f"no object under s3://{args.bucket}/{args.prefix} after {args.timeout:.0f} s")
-    return 1
+        keys[:] = [item["Key"] for item in listing.get("Contents", [])]
+        return bool(keys)
+
+    try:
+        wait_until(objects_listed, args.timeout, "objects", every=5)
+    except TimeoutError:
+        print(f"no object under s3://{args.bucket}/{args.prefix} after {args.timeout:.0f} s")
+        return 1
+    print(f"{len(keys)} object(s) under s3://{args.bucket}/{args.prefix}, e.g.:")
+    for key in keys[:5]:
+        print(f"  {key}")
+    sample = s3.get_object(Bucket=args.bucket, Key=keys[0])["Body"].read()
+    print(f"first line: {sample.splitlines()[0][:300].decode(errors='replace')}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from simulation.lab.run import fault_run, missing_binaries, steady_run
+from simulation.lab.pipeline_lab import fault_run, missing_for_lab, steady_run
 
-MISSING = missing_binaries()
+MISSING = missing_for_lab()
 pytestmark = pytest.mark.skipif(bool(MISSING), reason="the lab needs " + "; ".join(MISSING))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from simulation.mock_program import ProgramRun
+from simulation.mocks import ProgramRun
 
 CLUSTER_ID = "5b1f3a2e-9c4d-4e7f-8a6b-0d1c2e3f4a5b"
 OIDC = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC123"

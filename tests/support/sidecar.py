@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +17,10 @@ import boto3
 import botocore.session
 import pytest
 
-from simulation.cedana_api import FakeCedana, free_port, key_id
+from simulation.standins.cedana_api import FakeCedana, key_id
+from simulation.support.ports import free_port
+from simulation.support.processes import Process
+from simulation.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "cred_refresher" / "cred_refresher.py"
@@ -31,16 +30,6 @@ PYTHON = os.environ.get("CRED_REFRESHER_PYTHON") or sys.executable
 AUTH_TOKEN = "cedana-test-token-5f0e9d8c7b6a"
 CLUSTER_ID = "5b1f3a2e-9c4d-4e7f-8a6b-0d1c2e3f4a5b"
 ENDPOINT_TOKEN = "endpoint-token-0a1b2c3d4e5f"
-
-
-def eventually(check: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    """Polls a condition of another process with a bounded deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or check}")
 
 
 def http_get(
@@ -57,12 +46,17 @@ def http_get(
 
 @dataclass
 class Sidecar:
-    process: subprocess.Popen[bytes]
+    handle: Process
     endpoint_port: int
     health_port: int
     log_path: Path
     credentials_file: Path
     token_file: Path
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        assert self.handle.popen is not None
+        return self.handle.popen
 
     @property
     def endpoint(self) -> str:
@@ -95,19 +89,18 @@ class Sidecar:
         return [line for line in self.output().splitlines() if text in line]
 
     def threads(self) -> int:
-        """The process's thread count, from /proc/<pid>/status."""
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return int(re.search(r"^Threads:\s+(\d+)$", status, re.MULTILINE)[1])  # type: ignore[index]
+        return self.handle.threads()
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=10)
+        """SIGTERM; the exit code (subprocess.TimeoutExpired if it is still running 10 s on)."""
+        code = self.handle.stop(timeout=10, kill=False)
+        assert code is not None
+        return code
 
 
 def ready(sidecar: Sidecar, generation: int = 1) -> None:
     """Waits until the sidecar serves credentials of the generation."""
-    eventually(lambda: sidecar.listening() and sidecar.serves(generation), what="credentials")
+    wait_until(lambda: sidecar.listening() and sidecar.serves(generation), what="credentials")
 
 
 class Launcher:
@@ -143,12 +136,10 @@ class Launcher:
         }
         env.update(overrides)
         log_path = self.tmp_path / f"sidecar-{len(self.started)}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [PYTHON, str(SCRIPT)], env=env, stdout=log, stderr=subprocess.STDOUT
-            )
+        handle = Process(log_path.stem, [PYTHON, str(SCRIPT)], env, log_path)
+        handle.start()
         sidecar = Sidecar(
-            process, endpoint_port, health_port, log_path, self.credentials_file, self.token_file
+            handle, endpoint_port, health_port, log_path, self.credentials_file, self.token_file
         )
         self.started.append(sidecar)
         return sidecar

@@ -19,19 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from simulation.support.ports import bound_port
 
 
 @dataclass(frozen=True)
@@ -79,7 +73,7 @@ class FakeCedana:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"http://127.0.0.1:{bound_port(self.server.socket)}"
 
     def __enter__(self) -> FakeCedana:
         self.thread.start()

@@ -22,10 +22,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from simulation.mock_program import ProgramRun
-from simulation.scheduler import Node, PodPlacement, schedulable
+from simulation.mocks import ProgramRun
+from simulation.models.scheduler import Node, PodPlacement, schedulable
 
-CLUSTER = "<cluster>"
+CLUSTER_WIDE = "<cluster>"
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def _served_by(
     if source["type"] == "vector":
         return []  # receives what forwarders send; counted at the forwarder
     if source["type"] == "http_server":
-        return [("events", CLUSTER)]  # what the one event exporter posts
+        return [("events", CLUSTER_WIDE)]  # what the one event exporter posts
     endpoint = source["endpoints"][0]
     if "/federate" in endpoint:
         return [("cadvisor", n.name) for n in nodes]
@@ -79,9 +79,9 @@ def _served_by(
         # The program's node-exporter Service is node-local; the original's was not wired.
         return [("node-exporter", pod_node.name)]
     if "kube-state-metrics" in endpoint:
-        return [("kube-state-metrics", CLUSTER)]
+        return [("kube-state-metrics", CLUSTER_WIDE)]
     if "event-exporter" in endpoint:
-        return [("event-exporter", CLUSTER)]
+        return [("event-exporter", CLUSTER_WIDE)]
     if "dcgm" in endpoint:
         # A ClusterIP Service in front of one exporter per GPU node: one pod answers.
         return [("dcgm", rng.choice(gpu_nodes).name)] if gpu_nodes else []

@@ -13,6 +13,7 @@ VECTOR_BIN) and `prometheus` (or PROMETHEUS_BIN); everything else comes from the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -33,7 +34,6 @@ from moto.server import ThreadedMotoServer
 
 from components.common.names import static_prefix
 from components.credentials.wiring import RefresherSettings, refresher_container
-from simulation.cedana_api import FakeCedana, free_port
 from simulation.lab import analysis
 from simulation.lab.configs import (
     BUCKET,
@@ -46,11 +46,15 @@ from simulation.lab.configs import (
     prometheus_config,
     scaled,
 )
-from simulation.lab.fixtures import Fixtures
-from simulation.lab.processes import Process, Sampler, stop_all
 from simulation.lab.relay import Relay
-from simulation.lab.s3proxy import S3Front
-from simulation.sockets import LoopbackWatch
+from simulation.standins.cedana_api import FakeCedana
+from simulation.standins.exporters import ExporterFixtures
+from simulation.standins.s3_front import S3Front
+from simulation.support.loopback import LoopbackWatch
+from simulation.support.ports import free_port
+from simulation.support.processes import Process, Sampler, stop_all
+from simulation.support.report import figures_table
+from simulation.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 REFRESHER = ROOT / "cred_refresher" / "cred_refresher.py"
@@ -62,7 +66,7 @@ def binary(env: str, name: str) -> str | None:
     return os.environ.get(env) or shutil.which(name)
 
 
-def missing_binaries() -> list[str]:
+def missing_for_lab() -> list[str]:
     """What the lab needs that this machine lacks, each with how to get it."""
     missing = []
     if not binary("VECTOR_BIN", "vector"):
@@ -114,9 +118,10 @@ class Lab:
         self.intervals = scaled(self.scale)
         self.nodes = [f"lab-node-{i}" for i in range(max(self.agents, 3))]
         self.gpu_nodes = self.nodes[1::2][:4]
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+        # Port 0: moto binds it and reports the port the kernel chose.
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.cedana = RotatingCedana()
-        self.fixtures = Fixtures(self.nodes, self.gpu_nodes)
+        self.fixtures = ExporterFixtures(self.nodes, self.gpu_nodes)
         self.watch = LoopbackWatch()
 
     # --- bring-up -------------------------------------------------------------------------
@@ -287,13 +292,14 @@ class Lab:
         process.down.append((started, time.time()))
 
     def drain(self, quiet: float, limit: float) -> None:
-        """Waits until no object has been written for `quiet` seconds (at most `limit`)."""
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            last = max((w.at for w in self.s3.writes), default=0.0)
-            if time.time() - last >= quiet:
-                return
-            time.sleep(1)
+        """Waits until no object has been written for `quiet` seconds (at most `limit`: what
+        is still on its way then counts as lost)."""
+
+        def quiet_for() -> bool:
+            return time.time() - max((w.at for w in self.s3.writes), default=0.0) >= quiet
+
+        with contextlib.suppress(TimeoutError):
+            wait_until(quiet_for, limit, "S3 writes to stop", every=1)
 
     def stop(self) -> None:
         sampler = getattr(self, "sampler", None)
@@ -467,15 +473,8 @@ LOSS_FIGURES = (
 )
 
 
-def table(result: dict[str, Any]) -> str:
-    rows = ["| figure | value |", "| --- | --- |"]
-    for key, value in result.items():
-        shown = json.dumps(value, separators=(", ", ": ")) if isinstance(value, dict) else value
-        rows.append(f"| {key} | {shown} |")
-    return "\n".join(rows)
-
-
-def main(argv: list[str] | None = None) -> int:
+def lab_cli(argv: list[str] | None = None) -> int:
+    """`./scripts/lab`: the fault run, or steady runs at several sizes."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -486,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=180, help="length of a steady run")
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     args = parser.parse_args(argv)
-    missing = missing_binaries()
+    missing = missing_for_lab()
     if missing:
         print("the lab needs: " + "; ".join(missing), file=sys.stderr)
         return 2
@@ -499,10 +498,10 @@ def main(argv: list[str] | None = None) -> int:
                 for n in (int(x) for x in args.sizes.split(","))
             }
             for name, figures_ in result.items():
-                print(f"## {name}\n{table(figures_)}\n")
+                print(f"## {name}\n{figures_table(figures_)}\n")
         else:
             result = fault_run(workdir / "faults", args.agents, args.scale)
-            print(table(result))
+            print(figures_table(result))
         result["lab_seconds"] = round((datetime.now() - started).total_seconds())
         if args.json:
             args.json.write_text(json.dumps(result, indent=2, sort_keys=True))
@@ -515,4 +514,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(lab_cli())

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from simulation.support.ports import bound_port
+
 CREDENTIAL = re.compile(r"Credential=([A-Z0-9]+)/")
 DENIED = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
@@ -139,7 +141,7 @@ class S3Front:
 
     def start(self) -> int:
         self._server = _Server(("127.0.0.1", self.port), self._handler())
-        self.port = int(self._server.server_address[1])
+        self.port = bound_port(self._server.socket)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self.port
 

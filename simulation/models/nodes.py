@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulation.scheduler import Node
+from simulation.models.scheduler import Node
 
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
 
@@ -41,7 +41,7 @@ OTHER_GPU_NODES: dict[str, Node] = {
 }
 
 
-def cluster(size: int, gpu_every: int = 4) -> tuple[list[Node], list[Node]]:
+def nodes_with_gpus(size: int, gpu_every: int = 4) -> tuple[list[Node], list[Node]]:
     """`size` nodes; every `gpu_every`-th is a GPU node, cycling through the platforms."""
     kinds = list(GPU_NODES.values())
     nodes, gpus = [], []
@@ -56,12 +56,12 @@ def cluster(size: int, gpu_every: int = 4) -> tuple[list[Node], list[Node]]:
     return nodes, gpus
 
 
-# The simulated cluster's mix: one control-plane node, a GPU node of every platform in turn
+# The simulated cluster's nodes: one control-plane node, a GPU node of every platform in turn
 # (every fourth node), CPU nodes for the rest. The kind of each node is one of these names.
 GPU_KINDS = {**GPU_NODES, "eks-node-group": OTHER_GPU_NODES["eks-node-group"]}
 
 
-def mix(size: int) -> list[tuple[str, Node]]:
+def simulated_cluster_nodes(size: int) -> list[tuple[str, Node]]:
     """(kind, node) for `size` nodes: kind is cpu, control-plane or a GPU platform."""
     kinds = list(GPU_KINDS.items())
     nodes = [("control-plane", Node("control-plane-0", CONTROL_PLANE.labels, CONTROL_PLANE.taints))]

@@ -1,5 +1,6 @@
-"""The simulated cluster: the real Pulumi CLI runs this program against a real control plane
-whose nodes kwok simulates, and the real scheduler places every pod.
+"""The simulated cluster: the real Pulumi CLI, driven through Pulumi's Automation API, runs this
+program against a real control plane whose nodes kwok simulates, and the real scheduler places
+every pod.
 
     ./scripts/simulate [--nodes 50] [--json FILE] [--keep]
 
@@ -12,25 +13,31 @@ state is a local backend with a passphrase; the charts come from a local directo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
+from pulumi import automation as auto
+from pulumi.automation.events import EngineEvent, OpType, StepEventMetadata
+
 from components.common.charts import local_chart
 from components.config.model import Settings
-from simulation.kube.control_plane import ControlPlane
-from simulation.kube.control_plane import missing_binaries as missing_control_plane
-from simulation.nodes import mix
-from simulation.sockets import LoopbackWatch
+from simulation.models.nodes import simulated_cluster_nodes
+from simulation.simcluster.control_plane import ControlPlane, missing_control_plane_binaries
+from simulation.support.loopback import LoopbackWatch
+from simulation.support.report import figures_table
+from simulation.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "requirements.txt", "components", "cred_refresher")
@@ -61,10 +68,10 @@ def plugin_dir(name: str) -> Path:
     return home / "plugins" / f"resource-{name}-v{installed}"
 
 
-def missing() -> list[str]:
+def missing_for_simulation() -> list[str]:
     """What this machine lacks to simulate, each with how a user gets it."""
     needs = []
-    for binary in missing_control_plane():
+    for binary in missing_control_plane_binaries():
         needs.append(
             f"{binary} (Kubernetes: the server binaries of a 1.30+ release; etcd 3.5+;"
             " kwok: go install sigs.k8s.io/kwok/cmd/kwok@v0.8.0)"
@@ -92,7 +99,7 @@ def missing() -> list[str]:
 
 def node_manifests(size: int) -> list[dict[str, Any]]:
     manifests = []
-    for kind, node in mix(size):
+    for kind, node in simulated_cluster_nodes(size):
         manifests.append(
             {
                 "apiVersion": "v1",
@@ -151,8 +158,7 @@ def apply(plane: ControlPlane, manifests: list[dict[str, Any]]) -> None:
 
 
 def wait_nodes_ready(plane: ControlPlane, count: int, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def enough_ready() -> bool:
         nodes = json.loads(plane.kubectl("get", "nodes", "-o", "json"))["items"]
         ready = [
             n
@@ -162,59 +168,105 @@ def wait_nodes_ready(plane: ControlPlane, count: int, timeout: float = 300) -> N
                 for c in n.get("status", {}).get("conditions", [])
             )
         ]
-        if len(ready) >= count:
-            return
-        time.sleep(1)
-    raise RuntimeError(f"fewer than {count} nodes became Ready within {timeout} s")
+        return len(ready) >= count
+
+    wait_until(enough_ready, timeout, f"{count} nodes to become Ready", every=1)
 
 
-# --- the Pulumi CLI --------------------------------------------------------------------------
+# --- the Pulumi CLI, through the Automation API ---------------------------------------------
+
+# Steps a plan lists besides the changes: resources left as they are or only read, and the two
+# halves of a replacement (its `replace` step stands for them), as the CLI's `preview --json`
+# leaves them out.
+UNLISTED_STEPS = {
+    OpType.SAME,
+    OpType.READ,
+    OpType.CREATE_REPLACEMENT,
+    OpType.DELETE_REPLACED,
+    OpType.READ_REPLACEMENT,
+    OpType.IMPORT_REPLACEMENT,
+    OpType.DISCARD_REPLACED,
+}
+
+
+def step_name(step: StepEventMetadata) -> str:
+    """`op type::name`, the type without its parents' (kubernetes:core/v1:Secret::name)."""
+    type_, name = step.urn.split("::")[-2].split("$")[-1], step.urn.split("::")[-1]
+    return f"{step.op.value} {type_}::{name}"
 
 
 @dataclass
-class Stack:
-    directory: Path
-    env: dict[str, str]
+class SimulatedStack:
+    """The simulated cluster's stack, driven through Pulumi's Automation API, which runs the
+    real `pulumi` CLI in the project directory with `env` added to this process's environment.
+    Everything the CLI prints goes to `log`."""
 
-    def pulumi(self, *args: str, timeout: float = 1800) -> str:
-        result = subprocess.run(  # noqa: S603 - the Pulumi CLI, arguments built here
-            ["pulumi", *args, "--non-interactive", "--color", "never"],  # noqa: S607
-            cwd=self.directory,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        log = self.directory.parent / "pulumi.log"
-        with log.open("a") as out:
-            out.write(f"$ pulumi {' '.join(args)}\n{result.stdout}\n{result.stderr}\n")
-        if result.returncode != 0:
-            raise RuntimeError(f"pulumi {args[0]} failed ({result.returncode}); see {log}")
-        return result.stdout
+    stack: auto.Stack
+    log: Path
 
-    def timed(self, *args: str) -> float:
+    @classmethod
+    def create(cls, project: Path, env: dict[str, str]) -> SimulatedStack:
+        log = project.parent / "pulumi.log"
+        options = auto.LocalWorkspaceOptions(work_dir=str(project), env_vars=env)
+        with _logged(log, f"stack init {STACK}"):
+            stack = auto.create_stack(STACK, work_dir=str(project), opts=options)
+        return cls(stack, log)
+
+    def set_config(self, values: dict[str, str], *, secret: bool = False) -> None:
+        kind = "--secret " if secret else ""
+        with _logged(self.log, f"config set-all {kind}{' '.join(values)}"):
+            self.stack.set_all_config(
+                {key: auto.ConfigValue(value, secret=secret) for key, value in values.items()}
+            )
+
+    def up(self) -> tuple[float, dict[str, int]]:
+        """`pulumi up --yes --skip-preview`: its seconds, and the resources it changed."""
         started = time.monotonic()
-        self.pulumi(*args)
-        return round(time.monotonic() - started, 1)
-
-    def last_changes(self) -> dict[str, int]:
-        """The resource changes of the latest update, without the unchanged ones."""
-        history = json.loads(self.pulumi("stack", "history", "--json"))
-        changes = history[0].get("resourceChanges") or {}
-        return {op: n for op, n in changes.items() if op != "same" and n}
+        with _logged(self.log, "up --yes --skip-preview") as out:
+            result = self.stack.up(color="never", on_output=out, on_error=out)
+        seconds = round(time.monotonic() - started, 1)
+        changes = result.summary.resource_changes or {}
+        return seconds, {op: n for op, n in changes.items() if op != "same" and n}
 
     def planned_changes(self) -> list[str]:
         """`op type::name` of every step a preview plans besides `same`."""
-        preview = json.loads(self.pulumi("preview", "--json", "--diff"))
-        steps = []
-        for step in preview.get("steps", []):
-            if step.get("op") in ("same", "read"):
-                continue
-            urn = step.get("urn", "")
-            type_, name = urn.split("::")[-2].split("$")[-1], urn.split("::")[-1]
-            steps.append(f"{step['op']} {type_}::{name}")
+        steps: list[str] = []
+
+        def collect(event: EngineEvent) -> None:
+            pre = event.resource_pre_event
+            if pre and pre.metadata.op not in UNLISTED_STEPS:
+                steps.append(step_name(pre.metadata))
+
+        with _logged(self.log, "preview --diff") as out:
+            self.stack.preview(diff=True, color="never", on_output=out, on_event=collect)
         return sorted(steps)
+
+    def destroy(self) -> float:
+        """`pulumi destroy --yes --skip-preview`: its seconds."""
+        started = time.monotonic()
+        with _logged(self.log, "destroy --yes --skip-preview") as out:
+            self.stack.destroy(color="never", on_output=out, on_error=out)
+        return round(time.monotonic() - started, 1)
+
+
+@contextlib.contextmanager
+def _logged(log: Path, command: str) -> Iterator[Callable[[str], None]]:
+    """Appends the command and what it prints to the log; a failure names the log."""
+    lock = threading.Lock()  # stdout and stderr arrive on threads of their own
+    with log.open("a") as out:
+        out.write(f"$ pulumi {command}\n")
+
+        def write(line: str) -> None:
+            with lock:
+                out.write(line + "\n")
+
+        try:
+            yield write
+        except auto.CommandError as error:
+            out.write(f"{error}\n")
+            raise RuntimeError(
+                f"pulumi {command.split(maxsplit=1)[0]} failed; see {log}"
+            ) from error
 
 
 def project_copy(workdir: Path) -> Path:
@@ -232,6 +284,7 @@ def project_copy(workdir: Path) -> Path:
 
 
 def pulumi_env(workdir: Path, kubeconfig: Path) -> dict[str, str]:
+    """What the CLI's environment must hold (the Automation API adds it to this process's)."""
     (workdir / "state").mkdir(exist_ok=True)
     return {
         "PATH": os.environ.get("PATH", ""),
@@ -330,7 +383,7 @@ def inventory(plane: ControlPlane) -> set[str]:
 
 
 def simulate(workdir: Path, size: int) -> dict[str, Any]:
-    plane = ControlPlane(workdir / "cluster")
+    plane = ControlPlane(workdir / "control-plane")
     result: dict[str, Any] = {"nodes_requested": size}
     watch = LoopbackWatch().start()
     try:
@@ -342,39 +395,40 @@ def simulate(workdir: Path, size: int) -> dict[str, Any]:
         before = inventory(plane)
 
         project = project_copy(workdir)
-        stack = Stack(project, pulumi_env(workdir, plane.admin))
-        stack.pulumi("stack", "init", STACK)
-        for key, value in {
-            "s3Bucket": "cedana-simulated-metrics",
-            "awsRegion": "us-east-1",
-            "kubeContext": plane.context,
-            "chartsDir": str(charts_dir()),
-            "vectorCollectorStorageClass": STORAGE_CLASS,
-        }.items():
-            stack.pulumi("config", "set", key, value)
-        stack.pulumi(
-            "config", "set", "--secret", "clusterId", "5b1f3a2e-9c4d-4e7f-8a6b-0d1c2e3f4a5b"
+        stack = SimulatedStack.create(project, pulumi_env(workdir, plane.admin))
+        stack.set_config(
+            {
+                "s3Bucket": "cedana-simulated-metrics",
+                "awsRegion": "us-east-1",
+                "kubeContext": plane.context,
+                "chartsDir": str(charts_dir()),
+                "vectorCollectorStorageClass": STORAGE_CLASS,
+            }
         )
-        stack.pulumi("config", "set", "--secret", "authToken", "simulated-cedana-token")
+        stack.set_config({"clusterId": "5b1f3a2e-9c4d-4e7f-8a6b-0d1c2e3f4a5b"}, secret=True)
+        stack.set_config({"authToken": "simulated-cedana-token"}, secret=True)
 
-        result["up_seconds"] = stack.timed("up", "--yes", "--skip-preview")
-        result["up_changes"] = stack.last_changes()
+        result["up_seconds"], result["up_changes"] = stack.up()
         result |= placement(plane)
-        result["second_up_seconds"] = stack.timed("up", "--yes", "--skip-preview")
-        result["second_up_changes"] = sum(stack.last_changes().values())
+        result["second_up_seconds"], changes = stack.up()
+        result["second_up_changes"] = sum(changes.values())
 
-        stack.pulumi("config", "set", *UPDATE)
+        stack.set_config(dict([UPDATE]))
         result["update_setting"] = "=".join(UPDATE)
         result["update_changes"] = stack.planned_changes()
-        result["update_seconds"] = stack.timed("up", "--yes", "--skip-preview")
-        result["update_applied"] = stack.last_changes()
+        result["update_seconds"], result["update_applied"] = stack.up()
 
         # One writer in every mode: switch the credentials from Cedana's to static keys.
-        stack.pulumi("config", "set", "credentialsMode", "static")
-        stack.pulumi("config", "set", "--secret", "awsAccessKeyId", "AKIASIMULATEDEXAMPLE")
-        stack.pulumi("config", "set", "--secret", "awsSecretAccessKey", "simulated-secret-key")
+        stack.set_config({"credentialsMode": "static"})
+        stack.set_config(
+            {
+                "awsAccessKeyId": "AKIASIMULATEDEXAMPLE",
+                "awsSecretAccessKey": "simulated-secret-key",
+            },
+            secret=True,
+        )
         result["mode_change_changes"] = stack.planned_changes()
-        result["mode_change_seconds"] = stack.timed("up", "--yes", "--skip-preview")
+        result["mode_change_seconds"], _ = stack.up()
         result["collector_after_mode_change"] = collector_credentials(plane)
 
         state = (workdir / "state").rglob("*.json")
@@ -383,7 +437,7 @@ def simulate(workdir: Path, size: int) -> dict[str, Any]:
             for path in state
             for secret in ("simulated-cedana-token", "simulated-secret-key")
         )
-        result["destroy_seconds"] = stack.timed("destroy", "--yes", "--skip-preview")
+        result["destroy_seconds"] = stack.destroy()
         wait_gone(plane, NAMESPACE)
         left = sorted(inventory(plane) - before)
         result["objects_left_after_destroy"] = len(left)
@@ -396,24 +450,22 @@ def simulate(workdir: Path, size: int) -> dict[str, Any]:
 
 
 def wait_gone(plane: ControlPlane, namespace: str, timeout: float = 300) -> None:
-    """A deleted namespace goes once its objects are gone (pods through kwok)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        names = plane.kubectl("get", "namespaces", "-o", "name").split()
-        if f"namespace/{namespace}" not in names:
-            return
-        time.sleep(1)
+    """A deleted namespace goes once its objects are gone (pods through kwok). One still there
+    after `timeout` is no error here: it shows in what destroy left behind."""
+    with contextlib.suppress(TimeoutError):
+        wait_until(
+            lambda: (
+                f"namespace/{namespace}"
+                not in plane.kubectl("get", "namespaces", "-o", "name").split()
+            ),
+            timeout,
+            f"namespace {namespace} to go",
+            every=1,
+        )
 
 
-def table(result: dict[str, Any]) -> str:
-    rows = ["| figure | value |", "| --- | --- |"]
-    for key, value in result.items():
-        shown = json.dumps(value) if isinstance(value, dict | list) else value
-        rows.append(f"| {key} | {shown} |")
-    return "\n".join(rows)
-
-
-def main(argv: list[str] | None = None) -> int:
+def simulate_cli(argv: list[str] | None = None) -> int:
+    """`./scripts/simulate`: one simulation, its figures printed (and written with --json)."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -421,14 +473,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     args = parser.parse_args(argv)
-    needs = missing()
+    needs = missing_for_simulation()
     if needs:
         print("the simulation needs: " + "; ".join(needs), file=sys.stderr)
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="cedana-simulate-"))
     try:
         result = simulate(workdir, args.nodes)
-        print(table(result))
+        print(figures_table(result))
         if args.json:
             args.json.write_text(json.dumps(result, indent=2, sort_keys=True))
     finally:
@@ -440,4 +492,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(simulate_cli())

@@ -1,5 +1,9 @@
 """This machine's sockets as the kernel lists them (/proc/net). Tests, the lab and the simulation
-prove they stay on loopback by reading these tables, never by connecting anywhere."""
+prove they stay on loopback by reading these tables, never by connecting anywhere.
+
+Read by hand rather than with psutil.net_connections: that maps every socket to its process by
+walking every /proc/<pid>/fd on each call, far too slow for a poll every 20 ms on a loaded
+machine (short-lived sockets would slip through); here only a finding's holder is looked up."""
 
 from __future__ import annotations
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simulation.cedana_api import free_port
-from simulation.kube.pki import SERVICE_CIDR, Authority
-from simulation.lab.processes import Process
+from simulation.simcluster.pki import SERVICE_CIDR, Authority
+from simulation.support.ports import free_port
+from simulation.support.processes import Process
+from simulation.support.waiting import wait_until
 
 BINARIES = (
     "etcd",
@@ -33,9 +33,11 @@ POD_CIDR = "10.128.0.0/10"
 # waits for a Service's endpoints forever). Nothing connects to it, since no kubelet runs; the
 # simulation's loopback watch checks that. TEST-NET-2 (RFC 5737): no real host.
 NODE_IP = "198.51.100.10"
+# What a kubectl that did not answer (yet) raises.
+KUBECTL_FAILED = (RuntimeError, subprocess.TimeoutExpired)
 
 
-def missing_binaries() -> list[str]:
+def missing_control_plane_binaries() -> list[str]:
     return [name for name in BINARIES if not shutil.which(name)]
 
 
@@ -68,7 +70,9 @@ class ControlPlane:
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.pki = Authority(self.workdir / "pki")
-        self.front_proxy = Authority(self.workdir / "pki" / "front-proxy")
+        self.front_proxy = Authority(
+            self.workdir / "pki" / "front-proxy", "simulated-front-proxy-ca"
+        )
         self.ports = {name: free_port() for name in ("etcd", "peer", "api", "kcm", "sched", "kwok")}
         self.server = f"https://127.0.0.1:{self.ports['api']}"
 
@@ -220,26 +224,23 @@ class ControlPlane:
         return result.stdout
 
     def wait_ready(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if self.kubectl("get", "--raw", "/readyz", timeout=10).strip() == "ok":
-                    return
-            except (RuntimeError, subprocess.TimeoutExpired):
-                pass
-            time.sleep(0.5)
-        raise RuntimeError(f"kube-apiserver not ready within {timeout} s: see {self.workdir}")
+        wait_until(
+            lambda: self.kubectl("get", "--raw", "/readyz", timeout=10).strip() == "ok",
+            timeout,
+            f"kube-apiserver to be ready: see {self.workdir}",
+            every=0.5,
+            ignoring=KUBECTL_FAILED,
+        )
 
     def wait_for_default_service_account(self, timeout: float = 120) -> None:
         """Pods are refused until the controller-manager has created `default` accounts."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                self.kubectl("get", "serviceaccount", "default", "-n", "default", timeout=10)
-                return
-            except (RuntimeError, subprocess.TimeoutExpired):
-                time.sleep(0.5)
-        raise RuntimeError("the controller-manager never created the default service account")
+        wait_until(
+            lambda: self.kubectl("get", "serviceaccount", "default", "-n", "default", timeout=10),
+            timeout,
+            "the controller-manager to create the default service account",
+            every=0.5,
+            ignoring=KUBECTL_FAILED,
+        )
 
     def stop(self) -> None:
         for process in reversed(self.processes):

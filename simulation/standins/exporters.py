@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from simulation.support.ports import bound_port
+
 PODS = (("ml", "train-0", "train"), ("ml", "train-1", "train"), ("web", "api-7f9c", "api"))
 
 
@@ -205,7 +207,7 @@ Route = tuple[str, str | None, Callable[[int], tuple[str, list[Sample]]]]
 
 
 @dataclass
-class Fixtures:
+class ExporterFixtures:
     """The fixture server: one loopback port, a path per endpoint."""
 
     nodes: list[str]
@@ -264,7 +266,7 @@ class Fixtures:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return int(self._server.server_address[1])
+        return bound_port(self._server.socket)
 
     def stop(self) -> None:
         if self._server:
