@@ -11,7 +11,8 @@ import pytest
 from cred_refresher import cred_refresher as refresher
 from simulation.standins.cedana_api import FakeCedana
 from simulation.standins.connect_proxy import ConnectProxy
-from tests.support.sidecar import Launcher, eventually, ready
+from simulation.support.waiting import wait_until
+from tests.support.sidecar import Launcher, ready
 
 # Only the proxy resolves this name: a refresher that reaches it went through the proxy.
 OUTSIDE = "api.cedana.egress.test"
@@ -47,7 +48,7 @@ def test_no_proxy_sends_the_api_directly(tmp_path: Path, api: FakeCedana) -> Non
         try:
             sidecar = launcher.start(HTTPS_PROXY=proxy.url, NO_PROXY="127.0.0.0/8")
             ready(sidecar)
-            eventually(lambda: len(api.requests) >= 1, what="a direct request")
+            wait_until(lambda: len(api.requests) >= 1, what="a direct request")
             assert proxy.tunnels == []
         finally:
             launcher.finish()

@@ -14,7 +14,8 @@ import pytest
 
 from cred_refresher import cred_refresher as refresher
 from simulation.standins.cedana_api import FakeCedana, key_id, secret_key, session_token
-from tests.support.sidecar import AUTH_TOKEN, CLUSTER_ID, Launcher, eventually, ready
+from simulation.support.waiting import wait_until
+from tests.support.sidecar import AUTH_TOKEN, CLUSTER_ID, Launcher, ready
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -195,7 +196,7 @@ def test_the_sidecar_serves_an_expiration_written_with_an_offset_in_utc(
             },
         )
         # The sidecar serves first and writes the file after: wait for the file.
-        eventually(sidecar.credentials_file.exists, what="the credentials file")
+        wait_until(sidecar.credentials_file.exists, what="the credentials file")
         assert f"# expiration: {expected}\n" in sidecar.credentials_file.read_text()
     finally:
         launcher.finish()
