@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError, create_model, model_validator
 
+from components.common.formats import go_duration_seconds
+from components.common.formats import s3_bucket as s3_bucket_problem
 from components.config import ConfigError, Settings, declarations, load_settings
-from components.config.rules import go_duration_seconds
-from components.config.rules import s3_bucket as s3_bucket_problem
 from cred_refresher import cred_refresher as refresher
 from scripts.pulumi_config import PULUMI_YAML, SETTINGS_MD
 from scripts.pulumi_config import main as pulumi_config_main

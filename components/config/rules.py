@@ -1,37 +1,37 @@
 """The domain rules of settings, each a named check: value in, problem (or None) out.
 
-Pydantic checks types, ranges and choices; these check what only this domain knows (bucket
-names, quantities, image references, the key-prefix template, …) in words a user can act on.
+Pydantic checks types, ranges and choices; these check what only this domain knows, in words a
+user can act on (the formats Kubernetes, AWS and OCI define are in components/common/formats).
 Each rule becomes a type (`BucketName`, …) through `checked`; the loader adds the key, the
 value and the `pulumi config set` that fixes it.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn
 from urllib.parse import urlsplit
-from uuid import UUID
 
 from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from components.catalog import NODE_COLLECTORS, POD_COLLECTORS
+from components.common.formats import (
+    DNS_LABEL,
+    dns_name,
+    go_duration_seconds,
+    image,
+    label_name,
+    s3_bucket,
+)
 from components.common.quantities import CPU, MEMORY
 
 # Namespaces every cluster already has: this program creates its namespace and deletes it on
 # `pulumi destroy`, so it must never be one of these.
 RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _HELM_ESCAPES = ('{{ "{{" }}', "{{`", '{{"{{"}}')
-# Go's time.ParseDuration, as the refresher reads CRED_REFRESH_INTERVAL.
-_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-T = TypeVar("T")
-Rule = Callable[[T], str | None]
+Rule = Callable[[Any], str | None]
 
 
 def problem(message: str, fix: str | None = None) -> NoReturn:
@@ -39,10 +39,10 @@ def problem(message: str, fix: str | None = None) -> NoReturn:
     raise PydanticCustomError("rule", "{problem}", {"problem": message, "fix": fix})
 
 
-def checked(rule: Rule[Any]) -> AfterValidator:
+def checked(rule: Rule) -> AfterValidator:
     """A rule as a pydantic validator (run after the type is checked)."""
 
-    def validate(value: T) -> T:
+    def validate(value: Any) -> Any:
         found = rule(value)
         if found:
             problem(found)
@@ -51,13 +51,13 @@ def checked(rule: Rule[Any]) -> AfterValidator:
     return AfterValidator(validate)
 
 
-def matching(pattern: str, message: str) -> Rule[str]:
+def matching(pattern: str, message: str) -> Rule:
     """The rule of a value that must match a regular expression in full."""
     compiled = re.compile(pattern)
     return lambda value: None if compiled.fullmatch(value) else message
 
 
-def optional(rule: Rule[str]) -> Rule[str | None]:
+def optional(rule: Rule) -> Rule:
     """The rule of a setting that may be unset (None passes)."""
     return lambda value: None if value is None else rule(value)
 
@@ -89,64 +89,12 @@ def cedana_url(value: str) -> str | None:
     return None
 
 
-def uuid(value: str) -> str | None:
-    try:
-        UUID(value)
-    except ValueError:
-        return "must be a UUID such as 3f2a1c9e-7b6d-4e8f-9a0b-1c2d3e4f5a6b"
-    return None
-
-
-def s3_bucket(name: str) -> str | None:
-    """The S3 general-purpose bucket naming rules, in words a user can act on."""
-    if not 3 <= len(name) <= 63:
-        return "must be 3 to 63 characters long"
-    if not re.fullmatch(r"[a-z0-9.-]+", name):
-        return "may contain only lowercase letters, digits, dots and hyphens"
-    if not (name[0].isalnum() and name[-1].isalnum()):
-        return "must begin and end with a letter or digit"
-    if ".." in name:
-        return "must not contain two adjacent dots"
-    try:
-        ipaddress.IPv4Address(name)
-        return "must not be formatted as an IP address"
-    except ValueError:
-        pass
-    for prefix in ("xn--", "sthree-", "amzn-s3-demo-"):
-        if name.startswith(prefix):
-            return f"must not start with {prefix!r}"
-    for suffix in ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"):
-        if name.endswith(suffix):
-            return f"must not end with {suffix!r}"
-    return None
-
-
 def namespace(value: str) -> str | None:
-    if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
+    if len(value) > 63 or not DNS_LABEL.fullmatch(value):
         return "must be a DNS label: lowercase letters, digits and '-', at most 63 characters"
     if value in RESERVED_NAMESPACES:
         return "is a namespace every cluster has; `pulumi destroy` would delete it"
     return None
-
-
-def dns_name(value: str) -> str | None:
-    if len(value) > 253 or not all(_DNS_LABEL.fullmatch(p) for p in value.split(".")):
-        return "must be a DNS name such as cluster.local"
-    return None
-
-
-def go_duration_seconds(text: str) -> float | None:
-    """Seconds in a Go duration (45m, 1h30m, 1.5s), or None when it is not one."""
-    if text == "0":
-        return 0.0
-    position, total = 0, 0.0
-    while position < len(text):
-        match = _GO_DURATION_PART.match(text, position)
-        if not match:
-            return None
-        total += float(match.group(1)) * _GO_UNITS[match.group(2)]
-        position = match.end()
-    return total if text else None
 
 
 def refresh_interval(value: str) -> str | None:
@@ -154,18 +102,6 @@ def refresh_interval(value: str) -> str | None:
     if seconds is None:
         return "must be a duration such as 45m, 30s or 1h30m"
     return "must be at least 10s" if seconds < 10 else None
-
-
-def image(value: str) -> str | None:
-    if "@" in value:
-        return "give the image with its tag only; pin digests with imageDigests"
-    if not re.fullmatch(
-        r"[a-z0-9][a-z0-9._/:-]*[a-z0-9](:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})", value
-    ):
-        return "must be an image reference with an exact tag, such as repo/name:1.2.3"
-    if value.rsplit(":", 1)[1] == "latest":
-        return "must be pinned to an exact tag, not latest"
-    return None
 
 
 def key_prefix(value: str) -> str | None:
@@ -193,14 +129,6 @@ def chart_repository(value: str) -> str | None:
     parts = urlsplit(value)
     if value and (parts.scheme not in ("https", "http", "oci") or not parts.hostname):
         return "must be a Helm repository URL (https://…) or an OCI registry path (oci://…)"
-    return None
-
-
-def label_name(value: str) -> str | None:
-    dns_prefix = r"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-    name = r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
-    if len(value) > 317 or not re.fullmatch(dns_prefix + name, value):
-        return f"{value!r} is not a valid node label name"
     return None
 
 
