@@ -19,6 +19,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from components.catalog import DEFAULT_HOST_COLLECTORS, EVENT_REASONS
 from components.common.charts import local_chart_problem
+from components.common.formats import uuid
 from components.common.names import PROJECT
 from components.common.quantities import memory_bytes
 from components.config import rules as r
@@ -32,7 +33,7 @@ BUCKET_SUFFIX_LENGTH = 9
 
 Unset = Annotated[str | None, r.EMPTY_IS_UNSET]
 Secret = Annotated[SecretStr | None, r.EMPTY_IS_UNSET]
-ClusterId = Annotated[SecretStr, r.checked(lambda s: r.uuid(s.get_secret_value()))]
+ClusterId = Annotated[SecretStr, r.checked(lambda s: uuid(s.get_secret_value()))]
 CedanaUrl = Annotated[str, r.checked(r.cedana_url), AfterValidator(lambda url: url.rstrip("/"))]
 S3Endpoint = Annotated[Unset, r.checked(r.optional(r.http_url))]
 HostCollectors = Annotated[tuple[r.HostCollector, ...], r.checked(r.no_repeats)]
