@@ -104,7 +104,7 @@ class PrivateContainerd:
     namespace: str = "k8s.io"
     process: subprocess.Popen[bytes] | None = None
     _runs: int = 0
-    _cgroup: str = field(default_factory=lambda: f"cdn-images-{os.getpid()}")
+    cgroup_parent: str = field(default_factory=lambda: f"cdn-images-{os.getpid()}")
 
     @property
     def socket(self) -> Path:
@@ -134,7 +134,7 @@ class PrivateContainerd:
             "--rm",
             "--fifo-dir", str(self.directory / "fifo"),
             "--runc-root", str(self.directory / "runc-ctr"),
-            "--cgroup", f"/{self._cgroup}/{name}",
+            "--cgroup", f"/{self.cgroup_parent}/{name}",
         ]  # fmt: skip
         for source, target in mounts:
             options += ["--mount", f"type=bind,src={source},dst={target},options=rbind:ro"]
@@ -175,7 +175,7 @@ class PrivateContainerd:
         self.process = None
         _unmount_under(self.directory)
         for hierarchy in _cgroup_hierarchies():
-            parent = hierarchy / self._cgroup
+            parent = hierarchy / self.cgroup_parent
             if parent.is_dir():
                 for child in sorted(parent.iterdir()):
                     if child.is_dir():
