@@ -231,12 +231,18 @@ def run_smokes(containerd: PrivateContainerd, built: Sequence[Built]) -> list[Sm
     return results
 
 
-def prove(built: Sequence[Built], directory: Path) -> list[SmokeResult]:
+@dataclass(frozen=True)
+class Proof:
+    imported: dict[Path, float]  # archive -> seconds `ctr images import` took
+    smokes: list[SmokeResult]
+
+
+def prove(built: Sequence[Built], directory: Path) -> Proof:
     """Imports the built images into a private containerd under `directory`, checks each is
     listed under its reference, runs every smoke command, then stops and cleans up."""
     with private_containerd(directory) as containerd:
-        import_and_verify(built, containerd.socket, containerd.namespace)
-        return run_smokes(containerd, built)
+        imported = import_and_verify(built, containerd.socket, containerd.namespace)
+        return Proof(imported, run_smokes(containerd, built))
 
 
 def _mib(size: int) -> str:
@@ -280,7 +286,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     proven = True
     if args.prove:
         with tempfile.TemporaryDirectory(prefix="cdn-images-") as directory:
-            for smoked in prove(built, Path(directory) / "containerd"):
+            proof = prove(built, Path(directory) / "containerd")
+            for path, seconds in proof.imported.items():
+                print(f"imported {path.name} in {seconds:.1f} s", flush=True)
+            for smoked in proof.smokes:
                 proven &= smoked.passed
                 verdict = "ok" if smoked.passed else f"FAILED (exit {smoked.returncode})"
                 print(f"{smoked.reference}: {' '.join(smoked.smoke.argv)}: {verdict}", flush=True)
