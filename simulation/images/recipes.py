@@ -29,7 +29,7 @@ from simulation.images.assembler import (
 
 DEFAULT_BINARIES = "/opt/cedana-build/images-bin"
 DEFAULT_VECTOR = "/usr/local/bin/vector"
-DEFAULT_PYTHON = "~/.pyenv/versions/3.13.0"
+DEFAULT_PYTHON = ".pyenv/versions/3.13.0"  # under $HOME
 PYTHON_PREFIX = "/usr/local"  # where the official image installs CPython
 
 # file capability cap_net_bind_service=+ep (vfs_cap_data revision 2), as CoreDNS' `setcap` sets.
@@ -63,9 +63,7 @@ class Inputs:
             binaries=tuple(Path(p).expanduser() for p in search.split(os.pathsep) if p),
             go_mod_cache=Path(env.get("GOMODCACHE") or home / "go" / "pkg" / "mod"),
             vector=Path(env.get("CEDANA_VECTOR_BINARY", DEFAULT_VECTOR)).expanduser(),
-            python=Path(
-                env.get("CEDANA_PYTHON_PREFIX", DEFAULT_PYTHON.replace("~", str(home)))
-            ).expanduser(),
+            python=Path(env.get("CEDANA_PYTHON_PREFIX") or home / DEFAULT_PYTHON).expanduser(),
         )
 
     def binary(self, program: str, name: str) -> Path:
@@ -392,6 +390,7 @@ def python(inputs: Inputs, needs: base.Needs) -> tuple[tuple[Layer, ...], ImageC
         prefix / "lib" / "libpython3.13.so.1.0", f"{hint}, built --enable-shared"
     )
     stdlib = needs.directory(prefix / "lib" / "python3.13", hint)
+    needs.file(prefix / "include" / "python3.13" / "patchlevel.h", hint)
     if needs.missing:
         return (), ImageConfig()
     local = PYTHON_PREFIX
