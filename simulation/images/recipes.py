@@ -496,6 +496,8 @@ RECIPES: tuple[Recipe, ...] = (
             "base: busybox 1.35 from Debian's busybox-static (glibc, static) instead of "
             "quay.io/prometheus/busybox (uclibc), with distroless' passwd/group "
             "(root, nobody, nonroot) instead of busybox's",
+            "binary: Go 1.26.8, without the builtinassets tag (the React UI is not in the module "
+            "zip: / redirects, /query answers 500); the API, scraping and remote write are intact",
         ),
         rendered_by="prometheus chart 29.27.0: server",
         smoke=(
@@ -550,10 +552,11 @@ RECIPES: tuple[Recipe, ...] = (
         upstream="vectordotdev/vector v0.56.0 distribution/docker/distroless-libc/Dockerfile "
         "(distroless cc-debian12)",
         differences=(
-            "binary: the lab's build with a subset of features, not the release .deb",
+            "binary: the lab's build (rustc 1.95, LTO off, not stripped, heim at a66c440 for the "
+            "unreachable b62e042) with the components the program uses, not the release .deb",
             "base: distroless static files plus exactly the glibc libraries `ldd` lists for the "
-            "binary (and libgcc_s, libnss_compat), copied from this machine, instead of "
-            "distroless cc's packages",
+            "binary (libgcc_s, libm, libc; and libnss_compat), copied from this machine, instead "
+            "of distroless cc's packages",
             "no /etc/vector/examples, /usr/share/vector, /usr/share/doc/vector (the chart "
             "mounts its own config at /etc/vector)",
         ),
@@ -604,7 +607,10 @@ RECIPES: tuple[Recipe, ...] = (
         source="github.com/resmoio/kubernetes-event-exporter v1.7 (git tag: the module proxy "
         "refuses the non-semver tag), CGO_ENABLED=0",
         upstream="resmoio/kubernetes-event-exporter v1.7 Dockerfile (distroless static:nonroot)",
-        differences=("base: distroless static's files from this machine's Debian 12",),
+        differences=(
+            "base: distroless static's files from this machine's Debian 12",
+            "binary: Go 1.26.8 (upstream: 1.20), so go_build_info shows a pseudo-version",
+        ),
         rendered_by="the program: eventExporterImage",
         smoke=(_version("-metrics-address", "/kubernetes-event-exporter", "-help"),),
         assemble=event_exporter,
