@@ -37,6 +37,7 @@ from simulation.images.assembler import (
 from simulation.images.build import build_image, fingerprint
 from simulation.images.recipes import (
     CAP_NET_BIND_SERVICE_EP,
+    NOT_BUILT,
     PROMETHEUS_MODULE,
     PROMETHEUS_VERSION,
     RECIPES,
@@ -722,3 +723,11 @@ def test_rendered_images_say_where_each_comes_from() -> None:
         "vector-collector values: extraContainers[cred-refresher]"
     )
     assert where["ghcr.io/resmoio/kubernetes-event-exporter:v1.7"].startswith("Deployment/")
+
+
+def test_the_docs_table_lists_every_image_built_and_not_built() -> None:
+    table = (Path(__file__).resolve().parents[1] / "docs" / "images.md").read_text()
+    for r in RECIPES:
+        assert f"| `{r.reference}`" in table, r.reference
+    for repository in NOT_BUILT:
+        assert f"`{repository}:" in table, repository
