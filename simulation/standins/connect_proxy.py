@@ -7,12 +7,13 @@ what went through the proxy and what did not. It only ever connects to loopback.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from simulation.support.pipes import pipe
 
 
 @dataclass
@@ -87,17 +88,5 @@ class ConnectProxy:
             client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
             client.settimeout(None)
             with upstream:
-                self._start(_pipe, upstream, client)
-                _pipe(client, upstream)
-
-
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while chunk := source.recv(65536):
-            sink.sendall(chunk)
-    except OSError:
-        pass
-    finally:
-        for end in (source, sink):
-            with contextlib.suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)
+                self._start(pipe, upstream, client)
+                pipe(client, upstream)
