@@ -40,6 +40,7 @@ HUB_BRIDGE = "hub0"
 NODE_LINK = "eth0"
 PREFIX = HUB_NETWORK.prefixlen
 NETWORK_TOOLS = ("ip", "nsenter", "unshare", "sysctl")
+HOLD = "import signal\nwhile True:\n    signal.pause()"
 
 
 def run(argv: list[str], timeout: float = 60) -> str:
@@ -97,6 +98,16 @@ class Hub:
         run([*hub, "addr", "add", f"{HUB_ADDRESS}/{PREFIX}", "dev", HUB_BRIDGE])
         run([*hub, "addr", "add", f"{RELAY_ADDRESS}/{PREFIX}", "dev", HUB_BRIDGE])
         run([*hub, "link", "set", HUB_BRIDGE, "up"])
+        # The relays' listeners live in the hub but their processes do not: a process that
+        # stays there lets the run's watch read the hub's sockets (/proc/<pid>/net).
+        holder = Process(
+            "hub",
+            in_netns(self.name, [sys.executable, "-I", "-c", HOLD, str(self.workdir)]),
+            {"PATH": os.environ.get("PATH", "")},
+            self.workdir / "hub.log",
+        )
+        holder.start()
+        self.relays.append(holder)
 
     def add_node(self, index: int) -> str:
         """A node's namespace, linked to the hub and routed to every other node's pods; its
@@ -203,8 +214,14 @@ class Hub:
         )
 
     def stop_relays(self) -> None:
+        """The relays and the hub's holder."""
         for relay in self.relays:
             relay.stop(timeout=10)
+
+    def namespace_ids(self) -> dict[str, str]:
+        """Each namespace of the run by name: its id as /proc/<pid>/ns/net names it."""
+        names = [self.name, *(self.node_netns(i) for i in self.nodes)]
+        return {n: f"net:[{netns_path(n).stat().st_ino}]" for n in names if netns_exists(n)}
 
     def delete(self) -> list[str]:
         """Every namespace of the run deleted (their links, routes and rules go with them); the

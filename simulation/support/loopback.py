@@ -318,16 +318,19 @@ class NamespaceWatch:
         discovered = conntracked = 0.0
         while not self._stop.wait(self.every):
             now = time.monotonic()
-            if now - discovered >= self.discover_every:
-                watched = run_namespaces(self.markers, self.namespaces())
-                self.seen_namespaces |= set(watched)
-                discovered = now
-            for namespace, pid in watched.items():
-                self._check_sockets(namespace, pid)
-            if now - conntracked >= self.conntrack_every:
+            try:
+                if now - discovered >= self.discover_every:
+                    watched = run_namespaces(self.markers, self.namespaces())
+                    self.seen_namespaces |= set(watched)
+                    discovered = now
                 for namespace, pid in watched.items():
-                    self._check_conntrack(namespace, pid)
-                conntracked = now
+                    self._check_sockets(namespace, pid)
+                if now - conntracked >= self.conntrack_every:
+                    for namespace, pid in watched.items():
+                        self._check_conntrack(namespace, pid)
+                    conntracked = now
+            except Exception as error:  # a look that failed is a finding, not a silent stop
+                self._report(f"failed:{error!r}", f"the watch could not look: {error!r}")
 
     def start(self) -> NamespaceWatch:
         self._thread = threading.Thread(target=self._poll, daemon=True)
