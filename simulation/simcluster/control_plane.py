@@ -1,19 +1,26 @@
 """A real Kubernetes control plane on loopback: etcd, kube-apiserver, kube-controller-manager,
-kube-scheduler, and kwok simulating the nodes (no kubelet, no containers).
+kube-scheduler, and kwok simulating nodes (no kubelet, no containers).
 
 Every component binds 127.0.0.1 only. Binaries come from PATH (official ones: the Kubernetes
 release's server tarball, etcd's release, `go install sigs.k8s.io/kwok/cmd/kwok@v0.8.0`).
+
+With real nodes (`egress_socket` set) the API server advertises the relay address 198.18.0.2,
+where the hub's relay takes kubelets and pods to it (so the `kubernetes` Service has an
+endpoint they reach), and dials kubelets, pods and Services through the CONNECT proxy on
+`egress_socket` (its egress selector), never from the root namespace.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simulation.simcluster.pki import SERVICE_CIDR, Authority
+from simulation.simcluster.addresses import KWOK_POD_CIDR, RELAY_ADDRESS, SERVICE_CIDR
+from simulation.simcluster.pki import Authority
 from simulation.support.ports import free_port
 from simulation.support.processes import Process
 from simulation.support.waiting import wait_until
@@ -27,8 +34,8 @@ BINARIES = (
     "kubectl",
 )
 STAGES = Path(__file__).with_name("kwok_stages.yaml")
-# Pod addresses kwok hands out: room for a million pods (never routed: nothing runs).
-POD_CIDR = "10.128.0.0/10"
+# Pod addresses kwok hands out: 32,768 in the cluster's range (never routed: nothing runs).
+POD_CIDR = KWOK_POD_CIDR
 # Nodes need an address that is not loopback (an EndpointSlice refuses one, and Pulumi then
 # waits for a Service's endpoints forever). Nothing connects to it, since no kubelet runs; the
 # simulation's loopback watch checks that. TEST-NET-2 (RFC 5737): no real host.
@@ -61,10 +68,35 @@ current-context: {name}
     return path
 
 
+def egress_selector(path: Path, socket: Path) -> Path:
+    """The API server's egress selector: connections to the cluster (kubelets, pods,
+    Services) through an HTTP CONNECT proxy on a Unix socket."""
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "apiserver.k8s.io/v1beta1",
+                "kind": "EgressSelectorConfiguration",
+                "egressSelections": [
+                    {
+                        "name": "cluster",
+                        "connection": {
+                            "proxyProtocol": "HTTPConnect",
+                            "transport": {"uds": {"udsName": str(socket)}},
+                        },
+                    }
+                ],
+            }
+        )
+    )
+    return path
+
+
 @dataclass
 class ControlPlane:
     workdir: Path
     context: str = "simulated"
+    # Real nodes: the egress proxy's socket (see the module's note).
+    egress_socket: Path | None = None
     processes: list[Process] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -104,6 +136,21 @@ class ControlPlane:
         controller_manager = self._config("kcm", "system:kube-controller-manager")
         scheduler = self._config("scheduler", "system:kube-scheduler")
         kwok_serving = pki.issue("kwok", "kwok", server=True)
+        if self.egress_socket is None:
+            # Loopback cannot be an endpoint of the `kubernetes` Service.
+            reach = ["--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none"]
+        else:
+            kubelet_client = pki.issue(
+                "apiserver-kubelet-client", "kube-apiserver-kubelet-client", "system:masters"
+            )
+            selector = egress_selector(self.workdir / "egress-selector.json", self.egress_socket)
+            reach = [
+                f"--advertise-address={RELAY_ADDRESS}",
+                f"--egress-selector-config-file={selector}",
+                f"--kubelet-client-certificate={kubelet_client.cert}",
+                f"--kubelet-client-key={kubelet_client.key}",
+                f"--kubelet-certificate-authority={pki.pair.cert}",
+            ]
 
         self._start(
             "etcd",
@@ -128,10 +175,14 @@ class ControlPlane:
                 "kube-apiserver",
                 f"--etcd-servers=http://127.0.0.1:{p['etcd']}",
                 "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                *reach,
                 f"--secure-port={p['api']}",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--authorization-mode=Node,RBAC",
+                # A kubelet changes only its own Node and the pods bound to it.
+                "--enable-admission-plugins=NodeRestriction",
+                # By address: the proxy never resolves a name.
+                "--kubelet-preferred-address-types=InternalIP",
                 "--anonymous-auth=false",
                 "--allow-privileged=true",
                 f"--client-ca-file={pki.pair.cert}",
@@ -147,8 +198,6 @@ class ControlPlane:
                 "--requestheader-extra-headers-prefix=X-Remote-Extra-",
                 f"--proxy-client-cert-file={proxy_client.cert}",
                 f"--proxy-client-key-file={proxy_client.key}",
-                # Loopback cannot be an endpoint of the `kubernetes` Service.
-                "--endpoint-reconciler-type=none",
                 f"--cert-dir={self.workdir / 'apiserver-certs'}",
                 "--max-requests-inflight=1600",
                 "--max-mutating-requests-inflight=800",

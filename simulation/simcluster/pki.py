@@ -14,6 +14,7 @@ for a client certificate that is a group of the user, one no RBAC binding names.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +22,11 @@ import trustme
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-SERVICE_CIDR = "10.96.0.0/16"
-KUBERNETES_SERVICE_IP = "10.96.0.1"
+from simulation.simcluster.addresses import KUBERNETES_SERVICE_IP, RELAY_ADDRESS
+
 # What a serving certificate answers to: the API server as clients inside and outside the
-# cluster name it, on loopback and at the `kubernetes` Service's address.
+# cluster name it, on loopback, at the relay address real nodes reach it through and at the
+# `kubernetes` Service's address.
 SERVING_IDENTITIES = (
     "localhost",
     "kubernetes",
@@ -32,6 +34,7 @@ SERVING_IDENTITIES = (
     "kubernetes.default.svc",
     "kubernetes.default.svc.cluster.local",
     "127.0.0.1",
+    RELAY_ADDRESS,
     KUBERNETES_SERVICE_IP,
 )
 
@@ -67,12 +70,14 @@ class Authority:
         organization: str | None = None,
         *,
         server: bool = False,
+        identities: Sequence[str] = (),
     ) -> Pair:
         """A certificate for `common` (the user name, for a client) in `organization` (its
-        group), valid for a day; a serving one for every SERVING_IDENTITIES."""
+        group), valid for a day; a serving one for every SERVING_IDENTITIES, or for
+        `identities` (names and addresses: a kubelet's)."""
         now = datetime.datetime.now(datetime.UTC)
         leaf = self.ca.issue_cert(
-            *(SERVING_IDENTITIES if server else (name,)),
+            *(identities or (SERVING_IDENTITIES if server else (name,))),
             common_name=common,
             organization_name=organization,
             not_before=now - datetime.timedelta(minutes=5),

@@ -3,11 +3,18 @@ program against a real control plane whose nodes kwok simulates, and the real sc
 every pod.
 
     ./scripts/simulate [--nodes 50] [--json FILE] [--keep]
+    ./scripts/simulate --real-nodes 1 [--nodes 50] [--json FILE] [--keep]
 
 Steps: `pulumi up`, `pulumi up` again (no change expected), an update of one setting (only what
 it touches changes), `pulumi destroy` (nothing left). Everything listens on 127.0.0.1; the
 state is a local backend with a passphrase; the charts come from a local directory
 (`chartsDir`: CEDANA_CHARTS_DIR, default ~/.cache/cedana-monitoring/charts).
+
+With --real-nodes N the cluster gets N real nodes (kubelet, containerd, kube-proxy, kube-router
+and CoreDNS, in network namespaces on 198.18.0.0/15) beside the kwok nodes and is brought up,
+checked and torn down; the Pulumi steps stay with kwok-only runs until every image the program
+renders is built for the real nodes. With --keep it stays up, printing how to reach it, until
+Ctrl-C.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -33,9 +41,16 @@ from pulumi.automation.events import EngineEvent, OpType, StepEventMetadata
 
 from components.common.charts import local_chart
 from components.config.model import Settings
-from simulation.models.nodes import simulated_cluster_nodes
+from simulation.simcluster.cluster import (
+    KIND_LABEL,
+    ClusterSpec,
+    SimulatedCluster,
+    kwok_node_manifests,
+    real_nodes,
+)
 from simulation.simcluster.control_plane import ControlPlane, missing_control_plane_binaries
-from simulation.support.loopback import LoopbackWatch
+from simulation.simcluster.node_images import NODE_IMAGES, find_images, missing_images_text
+from simulation.simcluster.real_node import missing_for_real_nodes
 from simulation.support.report import figures_table
 from simulation.support.waiting import wait_until
 
@@ -46,7 +61,8 @@ NAMESPACE = "cedana-monitoring"
 STORAGE_CLASS = "simulated"
 # The one setting the update step changes, and what it must touch: the collector's config.
 UPDATE = ("vectorBatchTimeoutSecs", "45")
-KIND_LABEL = "simulation.cedana.ai/kind"
+# The kwok nodes, as kubectl applies them (see simulation.simcluster.cluster).
+node_manifests = kwok_node_manifests
 DEFAULT_CHARTS = Path.home() / ".cache" / "cedana-monitoring" / "charts"
 CHARTS = {
     "prometheus": Settings.model_fields["prometheus_chart_version"].default,
@@ -68,14 +84,25 @@ def plugin_dir(name: str) -> Path:
     return home / "plugins" / f"resource-{name}-v{installed}"
 
 
+def missing_for_cluster() -> list[str]:
+    """What this machine lacks to run the control plane and kwok, with how to get each."""
+    return [
+        f"{binary} (Kubernetes: the server binaries of a 1.30+ release; etcd 3.5+;"
+        " kwok: go install sigs.k8s.io/kwok/cmd/kwok@v0.8.0)"
+        for binary in missing_control_plane_binaries()
+    ]
+
+
+def missing_for_real_node_run() -> list[str]:
+    """What a run with real nodes lacks: the control plane's, the nodes' and their images."""
+    _, missing = find_images(NODE_IMAGES)
+    images = [missing_images_text(missing)] if missing else []
+    return missing_for_cluster() + missing_for_real_nodes() + images
+
+
 def missing_for_simulation() -> list[str]:
     """What this machine lacks to simulate, each with how a user gets it."""
-    needs = []
-    for binary in missing_control_plane_binaries():
-        needs.append(
-            f"{binary} (Kubernetes: the server binaries of a 1.30+ release; etcd 3.5+;"
-            " kwok: go install sigs.k8s.io/kwok/cmd/kwok@v0.8.0)"
-        )
+    needs = missing_for_cluster()
     for binary in ("pulumi", "pulumi-language-python"):
         if not shutil.which(binary):
             needs.append(f"{binary} (https://www.pulumi.com/docs/install/)")
@@ -94,36 +121,7 @@ def missing_for_simulation() -> list[str]:
     return needs
 
 
-# --- the cluster's nodes and storage --------------------------------------------------------
-
-
-def node_manifests(size: int) -> list[dict[str, Any]]:
-    manifests = []
-    for kind, node in simulated_cluster_nodes(size):
-        manifests.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Node",
-                "metadata": {
-                    "name": node.name,
-                    "annotations": {"kwok.x-k8s.io/node": "fake"},
-                    "labels": {
-                        "kubernetes.io/hostname": node.name,
-                        "kubernetes.io/os": "linux",
-                        "kubernetes.io/arch": "amd64",
-                        "type": "kwok",
-                        KIND_LABEL: kind,
-                        **node.labels,
-                    },
-                },
-                "spec": {"taints": node.taints} if node.taints else {},
-                "status": {
-                    "allocatable": {"cpu": "32", "memory": "128Gi", "pods": "110"},
-                    "capacity": {"cpu": "32", "memory": "128Gi", "pods": "110"},
-                },
-            }
-        )
-    return manifests
+# --- the cluster's storage ------------------------------------------------------------------
 
 
 def storage_manifests() -> list[dict[str, Any]]:
@@ -150,27 +148,6 @@ def storage_manifests() -> list[dict[str, Any]]:
             },
         },
     ]
-
-
-def apply(plane: ControlPlane, manifests: list[dict[str, Any]]) -> None:
-    document = {"apiVersion": "v1", "kind": "List", "items": manifests}
-    plane.kubectl("apply", "--server-side", "-f", "-", stdin=json.dumps(document), timeout=600)
-
-
-def wait_nodes_ready(plane: ControlPlane, count: int, timeout: float = 300) -> None:
-    def enough_ready() -> bool:
-        nodes = json.loads(plane.kubectl("get", "nodes", "-o", "json"))["items"]
-        ready = [
-            n
-            for n in nodes
-            if any(
-                c["type"] == "Ready" and c["status"] == "True"
-                for c in n.get("status", {}).get("conditions", [])
-            )
-        ]
-        return len(ready) >= count
-
-    wait_until(enough_ready, timeout, f"{count} nodes to become Ready", every=1)
 
 
 # --- the Pulumi CLI, through the Automation API ---------------------------------------------
@@ -383,15 +360,12 @@ def inventory(plane: ControlPlane) -> set[str]:
 
 
 def simulate(workdir: Path, size: int) -> dict[str, Any]:
-    plane = ControlPlane(workdir / "control-plane")
     result: dict[str, Any] = {"nodes_requested": size}
-    watch = LoopbackWatch().start()
-    try:
-        started = time.monotonic()
-        plane.start()
-        apply(plane, node_manifests(size) + storage_manifests())
-        wait_nodes_ready(plane, size)
-        result["cluster_seconds"] = round(time.monotonic() - started, 1)
+    cluster = SimulatedCluster(workdir, ClusterSpec(kwok_nodes=size))
+    with cluster:
+        plane = cluster.plane
+        cluster.apply(storage_manifests())
+        result["cluster_seconds"] = cluster.timings["nodes_ready_seconds"]
         before = inventory(plane)
 
         project = project_copy(workdir)
@@ -442,11 +416,45 @@ def simulate(workdir: Path, size: int) -> dict[str, Any]:
         left = sorted(inventory(plane) - before)
         result["objects_left_after_destroy"] = len(left)
         result["left_after_destroy"] = left[:50]
-        result["connections_off_the_machine"] = watch.stop()
-        return result
-    finally:
-        watch.stop()
-        plane.stop()
+    result["connections_off_the_machine"] = cluster.outside
+    return result
+
+
+def with_real_nodes(workdir: Path, kwok: int, real: int, *, keep: bool = False) -> dict[str, Any]:
+    """A cluster with `real` real nodes beside `kwok` kwok nodes, brought up, checked and torn
+    down (with `keep`, held up until Ctrl-C first); its figures."""
+    images, _ = find_images(NODE_IMAGES)
+    spec = ClusterSpec(kwok_nodes=kwok, real_nodes=real_nodes(real), images=images)
+    cluster = SimulatedCluster(workdir, spec, say=lambda line: print(line, flush=True))
+    result: dict[str, Any] = {"kwok_nodes": kwok, "real_nodes": real}
+    with cluster:
+        nodes = json.loads(cluster.kubectl("get", "nodes", "-o", "json"))["items"]
+        result["nodes_ready"] = len(
+            [
+                n
+                for n in nodes
+                if any(
+                    c["type"] == "Ready" and c["status"] == "True"
+                    for c in n["status"].get("conditions", [])
+                )
+            ]
+        )
+        if keep:
+            print("the cluster is up; from another shell:\n" + cluster.kubectl_hint(), flush=True)
+            print("Ctrl-C tears it down", flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                signal.signal(signal.SIGTERM, _interrupt)
+                while True:
+                    time.sleep(3600)
+    result |= cluster.timings
+    result["problems"] = cluster.problems
+    result["left_on_the_machine"] = cluster.leftovers
+    result["connections_off_the_cluster"] = cluster.outside
+    return result
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def wait_gone(plane: ControlPlane, namespace: str, timeout: float = 300) -> None:
@@ -469,17 +477,28 @@ def simulate_cli(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--nodes", type=int, default=50)
+    parser.add_argument("--nodes", type=int, default=50, help="kwok nodes")
+    parser.add_argument(
+        "--real-nodes", type=int, default=0, help="real nodes beside them (cluster only)"
+    )
     parser.add_argument("--json", type=Path, help="write the figures to this file")
-    parser.add_argument("--keep", action="store_true", help="keep the working directory")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the working directory (with --real-nodes: and the cluster, until Ctrl-C)",
+    )
     args = parser.parse_args(argv)
-    needs = missing_for_simulation()
+    needs = missing_for_real_node_run() if args.real_nodes else missing_for_simulation()
     if needs:
         print("the simulation needs: " + "; ".join(needs), file=sys.stderr)
         return 2
-    workdir = Path(tempfile.mkdtemp(prefix="cedana-simulate-"))
+    # Short: containerd's sockets live under it (a Unix socket's path has 108 bytes).
+    workdir = Path(tempfile.mkdtemp(prefix="cdn-sim-"))
     try:
-        result = simulate(workdir, args.nodes)
+        if args.real_nodes:
+            result = with_real_nodes(workdir, args.nodes, args.real_nodes, keep=args.keep)
+        else:
+            result = simulate(workdir, args.nodes)
         print(figures_table(result))
         if args.json:
             args.json.write_text(json.dumps(result, indent=2, sort_keys=True))
@@ -488,6 +507,8 @@ def simulate_cli(argv: list[str] | None = None) -> int:
             print(f"kept {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+    if args.real_nodes and (result["left_on_the_machine"] or result["connections_off_the_cluster"]):
+        return 1
     return 0
 
 
