@@ -13,23 +13,28 @@ import pytest
 import yaml
 
 from scripts.stack_files import ROOT
+from tests.support.docs import doc
 from tests.support.verify_world import (
     BROKEN,
     BUCKET,
+    DOCUMENTED,
     NOW,
     PREFIX,
     T,
     World,
+    cedana_refuses_the_token,
     healthy,
     log_line,
     node,
-    s3_down,
+    prefix_outside_cedanas,
+    prometheus_out_of_reach,
+    unlabelled_gpu_node,
 )
 from verify import stack
 from verify.cli import Report, checks
 from verify.delivery import increase_since, last_increase, log_events, parse_stamp
 from verify.placement import tolerates, untolerated
-from verify.verdict import Series, Unread, Verdict
+from verify.verdict import Series, Verdict
 from verify.workloads import toleration_fix
 
 
@@ -188,20 +193,10 @@ def test_the_fixes_are_shell_ready() -> None:
 
 
 def test_a_prefix_outside_cedanas_is_a_403_with_the_key_prefix_to_set() -> None:
-    world = healthy(vectorKeyPrefix="vector/data/{{ tags.ts }}/")
-    world.collector_config["sinks"]["s3_sink"]["key_prefix"] = "vector/data/{{ tags.ts }}/"
-    assert isinstance(world.refresher, dict)
-    world.refresher |= {"key_prefix": "vector/data/", "prefix_covers_key_prefix": False}
-    world.metrics["s3_sent"] = s3_down().metrics["s3_sent"]
-    world.log.append(
-        log_line(
-            T - 60, "WARN", "sink{component_id=s3_sink}: Retrying after error. error=service error"
-        )
-    )
-    verdicts = run(world)
+    verdicts = run(prefix_outside_cedanas())
     assert (
         "403: Cedana's credentials allow keys under org-1/v2/vector/data/ only, not vector/data/"
-        in (verdicts["s3-writes"].line)
+        in verdicts["s3-writes"].line
     )
     fix = verdicts["credentials"].fix
     assert fix is not None
@@ -209,6 +204,14 @@ def test_a_prefix_outside_cedanas_is_a_403_with_the_key_prefix_to_set() -> None:
         "org-1/v2/vector/data/{{ tags.ts }}/"
     )
     assert "does not cover vector/data/" in verdicts["credentials"].line
+
+
+def test_a_refused_token_means_no_credentials_and_the_secret_to_set() -> None:
+    verdicts = run(cedana_refuses_the_token())
+    assert verdicts["s3-writes"].line.endswith("the collector holds no credentials")
+    assert "none held, refresh failing (9 in a row" in verdicts["credentials"].line
+    fix = verdicts["credentials"].fix or ""
+    assert fix.startswith("pulumi config set --secret cedana-monitoring:authToken")
 
 
 def test_recent_writes_with_retried_errors_since_still_flow() -> None:
@@ -224,13 +227,7 @@ def test_recent_writes_with_retried_errors_since_still_flow() -> None:
 
 
 def test_prometheus_out_of_reach_says_where_the_api_server_is_blocked() -> None:
-    world = healthy()
-    for name in list(world.metrics):
-        world.metrics[name] = Unread(
-            f"Prometheus ({name})",
-            "503 error trying to reach service: dial tcp 10.1.2.3:9090: i/o timeout",
-            503,
-        )
+    world = prometheus_out_of_reach()
     verdicts = run(world)
     assert failing(world) == {"s3-writes", "buffers", "remote-write"}
     for name in ("s3-writes", "buffers", "remote-write"):
@@ -254,10 +251,9 @@ def test_an_agent_crashing_on_one_node_is_named_with_its_logs_command() -> None:
 
 
 def test_a_gpu_node_without_gpu_labels_gets_the_label_to_add() -> None:
-    world = healthy()
-    world.nodes.append(node("gpu-2", gpus=8))
+    world = unlabelled_gpu_node()
+    assert failing(world) == {"dcgm"}
     verdict = run(world)["dcgm"]
-    assert not verdict.ok
     assert "gpu-2 offer nvidia.com/gpu but match no GPU label" in verdict.line
     assert (verdict.fix or "").startswith("kubectl label node gpu-2 nvidia.com/gpu.present=true")
 
@@ -464,3 +460,36 @@ def test_a_stack_the_program_would_refuse_is_refused_with_its_message(tmp_path: 
         stack.target("typo", tmp_path)
     with pytest.raises(stack.StackError, match=r"no Pulumi\.absent\.yaml"):
         stack.target("absent", tmp_path)
+
+
+# --- The docs show what verify prints --------------------------------------------------------
+
+
+def printed_lines(world: World) -> set[str]:
+    return set(report_of(world).text().splitlines())
+
+
+def test_the_docs_show_verifys_own_output() -> None:
+    """Every ✓, ✗ and fix line in the README's and the troubleshooting page's examples is what
+    verify prints for one of the states above (only the header's stack and timing differ)."""
+    printed: set[str] = set()
+    for make in [healthy, *BROKEN.values(), *DOCUMENTED.values()]:
+        printed |= printed_lines(make())
+    shown = [
+        line
+        for page in ("README", "troubleshooting")
+        for line in fenced(doc(page))
+        if line.startswith(("✓ ", "✗ ", "  fix: "))
+    ]
+    assert len(shown) > 25
+    assert [line for line in shown if line not in printed] == []
+
+
+def fenced(text: str) -> list[str]:
+    lines, inside = [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            inside = not inside
+        elif inside:
+            lines.append(line)
+    return lines

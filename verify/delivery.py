@@ -505,8 +505,8 @@ def _refresh_fix(error: str, status: dict[str, Any], settings: Settings) -> str:
     host = re.sub(r"^[a-z]+://", "", url).split("/")[0]
     if error.startswith(("status 401", "status 403")):
         return (
-            f"pulumi config set --secret {PROJECT}:authToken <token-from-cedana> (and clusterId),"
-            " then pulumi up"
+            f"pulumi config set --secret {PROJECT}:authToken '<token-from-cedana>' (and"
+            " clusterId), then pulumi up"
         )
     if error.startswith(("request failed", "no complete answer")):
         through = (

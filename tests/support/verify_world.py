@@ -581,3 +581,74 @@ BROKEN = {
     "S3 down": s3_down,
     "full buffer": full_buffer,
 }
+
+
+# --- More states the docs show -------------------------------------------------------------
+
+
+def prefix_outside_cedanas() -> World:
+    """The key prefix is not under the prefix Cedana's credentials allow: a 403 too."""
+    world = healthy(vectorKeyPrefix="vector/data/{{ tags.ts }}/")
+    world.collector_config["sinks"]["s3_sink"]["key_prefix"] = "vector/data/{{ tags.ts }}/"
+    assert isinstance(world.refresher, dict)
+    world.refresher |= {"key_prefix": "vector/data/", "prefix_covers_key_prefix": False}
+    _stall_writes(world, T - 600)
+    world.log.append(
+        log_line(T - 60, "WARN", f"{S3_SPAN} Retrying after error. error=service error")
+    )
+    return world
+
+
+def prometheus_out_of_reach() -> World:
+    """The API server cannot reach Prometheus' pod (a firewall, a missing NetworkPolicy)."""
+    world = healthy()
+    why = "503 error trying to reach service: dial tcp 10.1.2.3:9090: i/o timeout"
+    for name in list(world.metrics):
+        world.metrics[name] = Unread(f"Prometheus ({name})", why, 503)
+    return world
+
+
+def unlabelled_gpu_node() -> World:
+    """A node with GPUs but none of the GPU labels the exporter's selection knows."""
+    world = healthy()
+    world.nodes.append(node("gpu-2", gpus=8))
+    world.pods.append(pod("vector-gpu-2", "DaemonSet", "vector", "gpu-2", ("vector",)))
+    world.daemonsets[0]["status"] |= {"desiredNumberScheduled": 4, "numberReady": 4}
+    return world
+
+
+def remote_write_failing() -> World:
+    """The collector refuses Prometheus' samples for good."""
+    world = healthy()
+    world.set_value("rw_failed", 1200)
+    return world
+
+
+def cedana_refuses_the_token() -> World:
+    """A wrong or revoked auth token: no credentials at all."""
+    world = healthy()
+    assert isinstance(world.refresher, dict)
+    world.refresher |= {
+        "ready": False,
+        "expiration": None,
+        "last_success": None,
+        "last_error": 'status 401, body (24 bytes): {"error":"unauthorized"}; check the'
+        " cedana-credentials Secret (authToken, clusterId)",
+        "last_error_at": stamp(T - 10),
+        "consecutive_failures": 9,
+        "bucket": None,
+        "prefix": None,
+        "bucket_matches": None,
+        "prefix_covers_key_prefix": None,
+    }
+    _stall_writes(world, T - 600)
+    return world
+
+
+DOCUMENTED = {
+    "prefix outside Cedana's": prefix_outside_cedanas,
+    "Prometheus out of reach": prometheus_out_of_reach,
+    "unlabelled GPU node": unlabelled_gpu_node,
+    "remote write failing": remote_write_failing,
+    "Cedana refuses the token": cedana_refuses_the_token,
+}
