@@ -28,6 +28,8 @@ from tests.support.verify_world import (
     node,
     prefix_outside_cedanas,
     prometheus_out_of_reach,
+    retry_lines,
+    stall_writes,
     unlabelled_gpu_node,
 )
 from verify import stack
@@ -212,6 +214,18 @@ def test_a_refused_token_means_no_credentials_and_the_secret_to_set() -> None:
     assert "none held, refresh failing (9 in a row" in verdicts["credentials"].line
     fix = verdicts["credentials"].fix or ""
     assert fix.startswith("pulumi config set --secret cedana-monitoring:authToken")
+
+
+def test_errors_since_a_write_minutes_ago_are_a_cross_sooner_than_a_quiet_spell() -> None:
+    quiet = healthy()
+    stall_writes(quiet, T - 180)
+    assert run(quiet)["s3-writes"].ok  # three quiet minutes: not yet a failure
+    failing_now = healthy()
+    stall_writes(failing_now, T - 180)
+    failing_now.log += retry_lines(T - 170, "service error")
+    verdict = run(failing_now)["s3-writes"]
+    assert not verdict.ok
+    assert verdict.line.startswith("S3 writes: no write since 10:39:00Z (3 min ago)")
 
 
 def test_recent_writes_with_retried_errors_since_still_flow() -> None:

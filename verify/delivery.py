@@ -237,10 +237,14 @@ def destination(snapshot: Snapshot, settings: Settings) -> Destination:
     return Destination(bucket, key_prefix, host)
 
 
-def write_threshold(settings: Settings) -> float:
-    """How long without a write means writes stopped: three batch timeouts and two scrape
-    intervals, at least five minutes."""
-    return max(300.0, 3 * settings.vector_batch_timeout_secs + 4 * STEP_SECONDS)
+def write_threshold(settings: Settings, errors: bool) -> float:
+    """How long without a write means writes stopped. With S3 errors logged since the last
+    write: two batch timeouts and two scrape intervals (the collector writes at least once a
+    batch timeout while data comes in); without any: at least five minutes, so a quiet spell
+    is not taken for a failure."""
+    if errors:
+        return 2.0 * settings.vector_batch_timeout_secs + 2 * STEP_SECONDS
+    return max(300.0, 3.0 * settings.vector_batch_timeout_secs + 4 * STEP_SECONDS)
 
 
 def _issued(status: dict[str, Any] | Unread | None) -> dict[str, Any]:
@@ -340,7 +344,7 @@ def check_s3_writes(snapshot: Snapshot, settings: Settings) -> Verdict:
         "dropped_15m": dropped,
         "requests_given_up_15m": gave_up,
     }
-    recent = last is not None and now - last <= write_threshold(settings)
+    recent = last is not None and now - last <= write_threshold(settings, bool(since))
     errors = ", ".join(f"{n} {k}" for k, n in kinds.most_common())
     if recent and last is not None and not dropped and not gave_up:
         tail = (

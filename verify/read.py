@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from kubernetes import client, config
@@ -162,10 +162,39 @@ def _text(reader: Reader, what: str, path: str, query: list[tuple[str, str]]) ->
     return body if isinstance(body, Unread) else body.decode("utf-8", "replace")
 
 
+class JsonReader(Protocol):
+    """What reads JSON answers: the API server's proxy here, the lab's loopback elsewhere."""
+
+    def json(self, what: str, path: str, query: list[tuple[str, str]] | None = None) -> Any: ...
+
+
 def _query(
-    reader: Reader, name: str, path: str, query: list[tuple[str, str]]
+    reader: JsonReader, name: str, path: str, query: list[tuple[str, str]]
 ) -> list[Series] | Unread:
     return parse_series(reader.json(f"Prometheus ({name})", path, query), name)
+
+
+def metric_tasks(
+    reader: JsonReader, api: str, settings: Settings, end: float
+) -> dict[str, Callable[[], list[Series] | Unread]]:
+    """The Prometheus queries the checks read, by name, against Prometheus' HTTP API at `api`
+    (`…/api/v1`); the range queries cover the hour up to `end` (unix seconds)."""
+    queries = dict(QUERIES)
+    if settings.gpu_mode is not GpuMode.EXTERNAL:
+        del queries["dcgm_up"]
+    tasks: dict[str, Callable[[], list[Series] | Unread]] = {
+        name: partial(_query, reader, name, f"{api}/query", [("query", query)])
+        for name, query in queries.items()
+    }
+    for name, query in RANGES.items():
+        window = [
+            ("query", query),
+            ("start", f"{end - HISTORY_SECONDS:.3f}"),
+            ("end", f"{end:.3f}"),
+            ("step", str(STEP_SECONDS)),
+        ]
+        tasks[name] = partial(_query, reader, name, f"{api}/query_range", window)
+    return tasks
 
 
 def read_snapshot(
@@ -212,21 +241,8 @@ def read_snapshot(
             "the refresher's status",
             f"/api/v1/namespaces/{ns}/pods/{COLLECTOR_POD}:{REFRESHER_HEALTH_PORT}/proxy/status",
         )
-    queries = dict(QUERIES)
-    if settings.gpu_mode is not GpuMode.EXTERNAL:
-        del queries["dcgm_up"]
-    for name, query in queries.items():
-        tasks[f"metric:{name}"] = partial(
-            _query, reader, name, f"{prometheus}/query", [("query", query)]
-        )
-    for name, query in RANGES.items():
-        window = [
-            ("query", query),
-            ("start", f"{end - HISTORY_SECONDS:.3f}"),
-            ("end", f"{end:.3f}"),
-            ("step", str(STEP_SECONDS)),
-        ]
-        tasks[f"metric:{name}"] = partial(_query, reader, name, f"{prometheus}/query_range", window)
+    for name, task in metric_tasks(reader, prometheus, settings, end).items():
+        tasks[f"metric:{name}"] = task
     results = run_all(tasks, timeout)
     metrics = {k.removeprefix("metric:"): v for k, v in results.items() if k.startswith("metric:")}
     return Snapshot(

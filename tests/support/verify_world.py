@@ -446,7 +446,7 @@ def healthy(**overrides: Any) -> World:
 # --- The broken states ---------------------------------------------------------------------
 
 
-def _stall_writes(world: World, since: float) -> None:
+def stall_writes(world: World, since: float) -> None:
     collector = {
         "job": "vector",
         "release": "vector-collector",
@@ -461,7 +461,7 @@ def wrong_bucket() -> World:
     """s3Bucket is not the bucket Cedana's credentials are for: every write gets a 403."""
     world = healthy(s3Bucket="cedana-metrics-wrong")
     world.collector_config["sinks"]["s3_sink"]["bucket"] = "cedana-metrics-wrong"
-    _stall_writes(world, T - 900)
+    stall_writes(world, T - 900)
     world.log += retry_lines(T - 880, "service error")
     return world
 
@@ -545,7 +545,7 @@ def untolerated_taint() -> World:
 def s3_down() -> World:
     """S3 cannot be reached from the collector (its endpoint refuses connections)."""
     world = healthy()
-    _stall_writes(world, T - 600)
+    stall_writes(world, T - 600)
     world.log += retry_lines(T - 590, "dispatch failure")
     buffers = world.metrics["buffer_bytes"]
     assert not isinstance(buffers, Unread)
@@ -561,7 +561,7 @@ def s3_down() -> World:
 def full_buffer() -> World:
     """S3 down long enough that the collector's buffer is nearly full (its sources block)."""
     world = s3_down()
-    _stall_writes(world, T - 3000)
+    stall_writes(world, T - 3000)
     buffers = world.metrics["buffer_bytes"]
     assert not isinstance(buffers, Unread)
     world.metrics["buffer_bytes"] = [
@@ -592,7 +592,7 @@ def prefix_outside_cedanas() -> World:
     world.collector_config["sinks"]["s3_sink"]["key_prefix"] = "vector/data/{{ tags.ts }}/"
     assert isinstance(world.refresher, dict)
     world.refresher |= {"key_prefix": "vector/data/", "prefix_covers_key_prefix": False}
-    _stall_writes(world, T - 600)
+    stall_writes(world, T - 600)
     world.log.append(
         log_line(T - 60, "WARN", f"{S3_SPAN} Retrying after error. error=service error")
     )
@@ -641,7 +641,7 @@ def cedana_refuses_the_token() -> World:
         "bucket_matches": None,
         "prefix_covers_key_prefix": None,
     }
-    _stall_writes(world, T - 600)
+    stall_writes(world, T - 600)
     return world
 
 
