@@ -175,6 +175,21 @@ def test_a_user_who_may_not_list_nodes_is_told_so(
     assert checks["workloads"]["ok"] and checks["s3-writes"]["ok"]
 
 
+def test_refused_credentials_mean_verify_could_not_look(
+    kube: FakeKube,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = serve(kube, healthy(), tmp_path, monkeypatch)
+    for path in list(kube.routes):
+        kube.routes[path] = (401, status_body(401, "Unauthorized"), "application/json")
+    assert main(["--stack", STACK, "--json"], root=root) == 2
+    report = json.loads(capsys.readouterr().out)
+    assert report["error"] == "cluster: fake refused to be read (401 Unauthorized)"
+    assert report["fix"].startswith("log in to the cluster again")
+
+
 def test_prometheus_errors_come_back_through_the_proxy_as_crosses(
     kube: FakeKube,
     tmp_path: Path,

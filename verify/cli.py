@@ -132,14 +132,23 @@ class Report:
 Connect = Callable[[str | None], Any]
 
 
-def cluster_unreachable(snapshot: Snapshot) -> Unread | None:
-    """The cluster did not answer at all (not a refusal: no nodes, no pods, no workloads)."""
+def cluster_unreadable(snapshot: Snapshot) -> Unread | None:
+    """Why the cluster could not be looked at (no nodes, no pods, no DaemonSets read), or
+    None when it could."""
     reads = (snapshot.nodes, snapshot.pods, snapshot.daemonsets)
-    if all(isinstance(r, Unread) and r.status is None for r in reads):
+    if all(isinstance(r, Unread) for r in reads):
         first = reads[0]
         assert isinstance(first, Unread)
         return first
     return None
+
+
+def unreadable_fix(why: Unread) -> str:
+    if why.status == 401:
+        return "log in to the cluster again: its API server refuses the kubeconfig's credentials"
+    if why.status == 403:
+        return "use a kubeconfig context whose user may read nodes, pods and workloads"
+    return "check the context: kubectl --context <kubeContext> get nodes"
 
 
 def verify(
@@ -161,12 +170,13 @@ def verify(
         snapshot = read_snapshot(api, found.settings, timeout)
     finally:
         api.close()
-    unreachable = cluster_unreachable(snapshot)
-    if unreachable is not None:
+    unreadable = cluster_unreadable(snapshot)
+    if unreadable is not None:
+        answer = "did not answer" if unreadable.status is None else "refused to be read"
         report.error = (
-            f"cluster: {found.context or 'the current context'} did not answer ({unreachable.why})"
+            f"cluster: {found.context or 'the current context'} {answer} ({unreadable.why})"
         )
-        report.fix = "check the context: kubectl --context <kubeContext> get nodes"
+        report.fix = unreadable_fix(unreadable)
     else:
         report.verdicts = checks(snapshot, found.settings)
     report.seconds = time.monotonic() - started
