@@ -73,6 +73,11 @@ def test_a_healthy_stack_read_through_the_api_server_exits_0(
     proxy = f"/api/v1/namespaces/{NS}/services/prometheus-server:80/proxy/api/v1"
     assert {f"{proxy}/query", f"{proxy}/query_range"} <= paths
     assert f"/api/v1/namespaces/{NS}/pods/vector-collector-0:8081/proxy/status" in paths
+    # The hour of deliveries on a grid of whole 30 s steps, ending no later than now.
+    (window,) = [q for p, q in kube.requests if p == f"{proxy}/query_range"]
+    start, end, step = (float(window[k][0]) for k in ("start", "end", "step"))
+    assert (step, end - start, end % step) == (30, 3600, 0)
+    assert time.time() - 30 <= end <= time.time()
     logs = [q for p, q in kube.requests if p.endswith("/pods/vector-collector-0/log")]
     assert logs == [
         {

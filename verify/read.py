@@ -178,7 +178,8 @@ def metric_tasks(
     reader: JsonReader, api: str, settings: Settings, end: float
 ) -> dict[str, Callable[[], list[Series] | Unread]]:
     """The Prometheus queries the checks read, by name, against Prometheus' HTTP API at `api`
-    (`…/api/v1`); the range queries cover the hour up to `end` (unix seconds)."""
+    (`…/api/v1`); the range queries cover the hour up to `end` (unix seconds), on a grid of
+    whole steps, so two reads a second apart see the same points (and the same last write)."""
     queries = dict(QUERIES)
     if settings.gpu_mode is not GpuMode.EXTERNAL:
         del queries["dcgm_up"]
@@ -186,11 +187,12 @@ def metric_tasks(
         name: partial(_query, reader, name, f"{api}/query", [("query", query)])
         for name, query in queries.items()
     }
+    end = end // STEP_SECONDS * STEP_SECONDS  # the last whole step: never a point ahead
     for name, query in RANGES.items():
         window = [
             ("query", query),
-            ("start", f"{end - HISTORY_SECONDS:.3f}"),
-            ("end", f"{end:.3f}"),
+            ("start", f"{end - HISTORY_SECONDS:.0f}"),
+            ("end", f"{end:.0f}"),
             ("step", str(STEP_SECONDS)),
         ]
         tasks[name] = partial(_query, reader, name, f"{api}/query_range", window)

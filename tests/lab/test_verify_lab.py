@@ -29,15 +29,25 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         running.stop()
 
 
-def until(lab: Lab, check: str, ok: bool, timeout: float = 300.0) -> Verdict:
+def until(
+    lab: Lab, check: str, ok: bool, timeout: float = 300.0, written_after: float | None = None
+) -> Verdict:
     """Polls verify's probe (Prometheus scrapes every 30 s: nothing to await) until the check
-    says `ok`, within `timeout`."""
+    says `ok` — and, with `written_after`, reports a write to S3 after that time — within
+    `timeout`."""
+
+    def done(verdict: Verdict) -> bool:
+        if verdict.ok != ok:
+            return False
+        last = verdict.details.get("last_write")
+        return written_after is None or (last is not None and last > written_after)
+
     deadline = time.monotonic() + timeout
     verdict = lab.verify()[check]
-    while verdict.ok != ok and time.monotonic() < deadline:
+    while not done(verdict) and time.monotonic() < deadline:
         time.sleep(5)
         verdict = lab.verify()[check]
-    assert verdict.ok == ok, (verdict.line, verdict.fix)
+    assert done(verdict), (verdict.line, verdict.fix, verdict.details)
     return verdict
 
 
@@ -61,18 +71,20 @@ def test_a_403_from_s3_is_a_cross_then_recovers(lab: Lab) -> None:
         assert "retr" in verdict.line  # Vector's retries were read from its log
     finally:
         lab.s3.mode = "pass"
-    until(lab, "s3-writes", True)
+        restored = time.time()
+    until(lab, "s3-writes", True, written_after=restored)
 
 
 def test_s3_out_of_reach_is_a_cross_then_recovers(lab: Lab) -> None:
-    until(lab, "s3-writes", True)
+    until(lab, "s3-writes", True, written_after=time.time() - 60)
     lab.s3.stop()
     try:
         verdict = until(lab, "s3-writes", False)
         assert "cannot be reached from the collector" in verdict.line, verdict.line
     finally:
         lab.s3.start()
-    until(lab, "s3-writes", True)
+        restored = time.time()
+    until(lab, "s3-writes", True, written_after=restored)
 
 
 def test_cedana_failing_is_a_credentials_cross(lab: Lab) -> None:
