@@ -27,9 +27,11 @@ from itertools import pairwise
 from typing import Any
 
 from components.common.names import (
+    AGENT_SINK,
     PROJECT,
     PROMETHEUS_SERVER_PORT,
     REFRESHER_HEALTH_PORT,
+    S3_SINK,
     VECTOR_AGENT_RELEASE,
     VECTOR_COLLECTOR_RELEASE,
     VECTOR_METRICS_PORT,
@@ -37,7 +39,6 @@ from components.common.names import (
 )
 from components.config import CredentialsMode, Settings
 from components.prometheus.values import SELF_JOB, VECTOR_METRICS_JOB
-from components.vector.pipeline import AGENT_SINK, S3_SINK
 from verify.verdict import Series, Snapshot, Unread, Verdict, ago, listed, plural, size, when
 from verify.workloads import COLLECTOR_POD, collector_problem, config_set
 

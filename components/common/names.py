@@ -37,6 +37,9 @@ VECTOR_METRICS_PORT = 9598
 # The chart names a container port after its component, kebab-cased: the sink `vector_metrics`.
 VECTOR_METRICS_PORT_NAME = "vector-metrics"
 PROMETHEUS_SERVER_PORT = 9090  # the server's container port, behind its Service's port 80
+# The sinks' component ids, which Vector's own metrics carry (component_id, buffer_id).
+S3_SINK = "s3_sink"  # the collector's, the only writer to S3
+AGENT_SINK = "collector"  # each agent's, to the collector
 EVENTS_PATH = "/events"
 
 

@@ -53,7 +53,9 @@ from components.catalog import (
     KUBE_STATE_METRICS,
 )
 from components.common.names import (
+    AGENT_SINK,
     EVENTS_PATH,
+    S3_SINK,
     VECTOR_AGENTS_PORT,
     VECTOR_API_PORT,
     VECTOR_EVENTS_PORT,
@@ -97,9 +99,6 @@ CGROUPS_LEVELS = 3
 OWN_METRICS_SOURCE = "internal_metrics"
 OWN_METRICS_SINK = "vector_metrics"
 OWN_METRICS_INTERVAL = 15
-# The sinks' component ids, which Vector's metrics carry (component_id, buffer_id).
-S3_SINK = "s3_sink"  # the collector's
-AGENT_SINK = "collector"  # each agent's, to the collector
 
 
 @dataclass(frozen=True)
