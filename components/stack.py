@@ -22,8 +22,9 @@ from components.prometheus.component import Prometheus, PrometheusArgs
 from components.vector.component import Vector, VectorArgs
 
 
-def verify_command(namespace: str) -> str:
-    return f"kubectl get pods -n {namespace}"
+def verify_command(stack: str) -> str:
+    """Whether data reaches Cedana, from the project: scripts/verify (verify/cli.py)."""
+    return f"./scripts/verify --stack {stack}"
 
 
 def cluster_of(settings: Settings, namespace_output: pulumi.Output[str]) -> Cluster:
@@ -104,6 +105,6 @@ class MonitoringStack(pulumi.ComponentResource):
             "credentialsMode": settings.credentials_mode.value,
             "gpuMode": settings.gpu_mode.value,
             "bucket": bucket,
-            "verifyCommand": verify_command(settings.namespace),
+            "verifyCommand": verify_command(pulumi.get_stack()),
         }
         self.register_outputs(self.exports)

@@ -7,7 +7,10 @@ It trades the Cedana auth token for short-lived STS credentials
 - serves them on loopback as the AWS container-credentials document (`GET /credentials`), which
   the AWS SDK in Vector refetches before they expire (`AWS_CONTAINER_CREDENTIALS_FULL_URI`);
 - keeps `CREDENTIALS_FILE` current (an AWS shared-credentials file, written atomically), with
-  the expiry recorded so that a restart serves unexpired credentials at once.
+  the expiry recorded so that a restart serves unexpired credentials at once;
+- answers `/health`, `/ready` and `/status` (a small JSON document for `scripts/verify`: the
+  expiry, the last refresh and the last error, the bucket and prefix issued and whether they
+  fit the stack; never a secret) on `HEALTH_PORT`.
 
 Standard library only; configured by environment (see cred_refresher/README.md). It imports
 little on purpose (no urllib.request, http.server, dataclasses, tempfile, ipaddress): each of
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
     Handler = Callable[[str, str, dict[str, str]], tuple[int, str, str]]
 
 CREDENTIALS_PATH = "/credentials"
+STATUS_PATH = "/status"
 API_PATH = "/v2/monitoring/credentials"
 EARLY_REFRESH = timedelta(minutes=15)
 # The refresh interval varies by this fraction either way, so that a fleet of pods started
@@ -709,6 +713,67 @@ class State:
             return self._credentials
 
 
+class Attempts:
+    """The refresh attempts so far: when the last one and the last good one ran, the last
+    failure's time and reason (a log-safe FetchError message), and the failures in a row."""
+
+    __slots__ = ("failures", "last_attempt", "last_error", "last_error_at", "last_success")
+
+    def __init__(
+        self,
+        last_attempt: datetime | None = None,
+        last_success: datetime | None = None,
+        last_error_at: datetime | None = None,
+        last_error: str | None = None,
+        failures: int = 0,
+    ) -> None:
+        self.last_attempt, self.last_success = last_attempt, last_success
+        self.last_error_at, self.last_error, self.failures = last_error_at, last_error, failures
+
+    def succeeded(self, at: datetime) -> Attempts:
+        return Attempts(at, at, self.last_error_at, self.last_error, 0)
+
+    def failed(self, at: datetime, reason: str) -> Attempts:
+        return Attempts(at, self.last_success, at, reason, self.failures + 1)
+
+
+def status_document(
+    config: Config, held: Credentials | None, attempts: Attempts, now: datetime
+) -> dict[str, object]:
+    """GET /status: what `scripts/verify` reports about the credentials, in one read.
+
+    Times (RFC 3339, UTC, with this clock's `now` so a reader can allow for skew), the bucket,
+    prefix and region Cedana issued, and whether they fit this stack (S3_BUCKET, KEY_PREFIX;
+    null when either side is unknown). Never a key, a token or the cluster id.
+    """
+
+    def when(value: datetime | None) -> str | None:
+        return format_time(value) if value is not None else None
+
+    return {
+        "now": format_time(now),
+        "ready": held is not None and held.expiration > now,
+        "expiration": when(held.expiration if held else None),
+        "last_attempt": when(attempts.last_attempt),
+        "last_success": when(attempts.last_success),
+        "last_error": attempts.last_error,
+        "last_error_at": when(attempts.last_error_at),
+        "consecutive_failures": attempts.failures,
+        "bucket": held.bucket if held else None,
+        "prefix": held.prefix if held else None,
+        "region": held.region if held else None,
+        "configured_bucket": config.s3_bucket,
+        "bucket_matches": (
+            held.bucket == config.s3_bucket if held and held.bucket and config.s3_bucket else None
+        ),
+        "key_prefix": config.key_prefix,
+        "prefix_covers_key_prefix": (
+            covers(held.prefix, config.key_prefix) if held and config.key_prefix else None
+        ),
+        "cedana_url": config.cedana_url,
+    }
+
+
 class Refresher(threading.Thread):
     def __init__(
         self, config: Config, state: State, stop: threading.Event, first_delay: float
@@ -719,6 +784,8 @@ class Refresher(threading.Thread):
         self.rng = random.Random()  # noqa: S311 - jitter, not cryptography
         # The monotonic time by which the next attempt must have finished (see stalled()).
         self.due = time.monotonic() + first_delay + config.stall_timeout
+        # The attempts so far, replaced as a whole so /status reads a consistent picture.
+        self.attempts = Attempts()
         self.file_failing = False
         self.short_lived = False
         self.prefixes_warned: set[str] = set()
@@ -741,6 +808,7 @@ class Refresher(threading.Thread):
             except Exception as error:  # nothing may end the refresh loop
                 reason = f"unexpected {type(error).__name__}"
             else:
+                self.attempts = self.attempts.succeeded(now_utc())
                 failures = 0
                 delay = refresh_delay(
                     now_utc(),
@@ -761,6 +829,7 @@ class Refresher(threading.Thread):
                 self.rng,
             )
             failures += 1
+            self.attempts = self.attempts.failed(now_utc(), reason)
             log(
                 f"[{format_time(now_utc())}] Credential refresh failed: {reason}"
                 f" (retrying in {delay:.1f}s)",
@@ -977,6 +1046,11 @@ def health_handler(state: State, refresher: Refresher) -> Handler:
             if credentials is None:
                 return 503, "NOT READY: no unexpired credentials\n", TEXT
             return 200, f"READY (expires: {format_time(credentials.expiration)})\n", TEXT
+        if path == STATUS_PATH:
+            document = status_document(
+                refresher.config, state.held(), refresher.attempts, now_utc()
+            )
+            return 200, json.dumps(document), "application/json"
         return 404, "not found\n", TEXT
 
     return handle

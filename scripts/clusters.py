@@ -1,11 +1,13 @@
-"""Previews or updates every cluster's stack, or some of them, and prints one line per cluster.
+"""Previews, updates or verifies every cluster's stack, or some of them: one line per cluster.
 
     .venv/bin/python scripts/clusters.py preview                  # every Pulumi.<stack>.yaml
     .venv/bin/python scripts/clusters.py preview --stacks a,b
     .venv/bin/python scripts/clusters.py up --stacks prod-eu --yes --parallel 2
+    .venv/bin/python scripts/clusters.py verify --parallel 4      # does data reach Cedana?
 
-Uses Pulumi's Automation API (the `pulumi` CLI must be installed and logged in to the backend
-holding the stacks; PULUMI_CONFIG_PASSPHRASE as for any command). Exits 1 if any stack failed.
+preview and up use Pulumi's Automation API (the `pulumi` CLI must be installed and logged in to
+the backend holding the stacks; PULUMI_CONFIG_PASSPHRASE as for any command); verify reads each
+stack's file and its cluster (scripts/verify). Exits 1 if any stack failed.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Outcome:
     changes: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     error: str = ""
+    detail: str = ""  # what an ok outcome says, when it is not a change summary
 
 
 Runner = Callable[[str, str], Outcome]
@@ -42,6 +45,8 @@ Runner = Callable[[str, str], Outcome]
 def run_stack(stack: str, command: str) -> Outcome:
     """One stack through the Automation API; every failure becomes an Outcome, not a raise."""
     started = time.monotonic()
+    if command == "verify":
+        return verify_one(stack)
     try:
         from pulumi import automation as auto  # noqa: PLC0415 - only this path needs the CLI
 
@@ -58,6 +63,22 @@ def run_stack(stack: str, command: str) -> Outcome:
     return Outcome(stack, command, True, changes, time.monotonic() - started)
 
 
+def verify_one(stack: str) -> Outcome:
+    """scripts/verify for one stack: ok when every check is ✓, else its first ✗."""
+    from verify.cli import verify_stack  # noqa: PLC0415 - reads clusters only on this path
+
+    report = verify_stack(stack)
+    passed = f"{len(report.verdicts)} checks ✓, data reaches Cedana"
+    return Outcome(
+        stack,
+        "verify",
+        report.ok,
+        seconds=report.seconds,
+        error="" if report.ok else report.first_problem(),
+        detail=passed if report.ok else "",
+    )
+
+
 def _first_line(error: BaseException) -> str:
     for line in str(error).splitlines():
         if line.strip() and not line.strip().startswith(("code:", "stdout:", "stderr:")):
@@ -67,7 +88,9 @@ def _first_line(error: BaseException) -> str:
 
 def summary_line(outcome: Outcome, width: int) -> str:
     status = "ok" if outcome.ok else "FAILED"
-    if outcome.ok:
+    if outcome.ok and outcome.detail:
+        detail = outcome.detail
+    elif outcome.ok:
         detail = (
             " ".join(
                 f"{SYMBOLS.get(kind, kind)}{count}"
@@ -83,7 +106,7 @@ def summary_line(outcome: Outcome, width: int) -> str:
 
 def main(argv: list[str] | None = None, runner: Runner = run_stack) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["preview", "up"])
+    parser.add_argument("command", choices=["preview", "up", "verify"])
     parser.add_argument("--stacks", default="", help="comma-separated stacks (default: all)")
     parser.add_argument("--parallel", type=int, default=1, help="stacks at a time (default 1)")
     parser.add_argument("--yes", action="store_true", help="confirm `up` without prompting")

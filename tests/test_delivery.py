@@ -216,7 +216,14 @@ def test_the_end_to_end_workflow_deploys_checks_data_and_destroys() -> None:
     assert "helm/kind-action@v1" in uses(job)
     assert 'pulumi login "file://' in steps
     assert "moto_server" in steps and "cedana_standin.py" in steps
-    order = ["pulumi up", "rollout status", "wait_for_objects.py", "pulumi destroy", "leftovers"]
+    order = [
+        "pulumi up",
+        "rollout status",
+        "wait_for_objects.py",
+        "./scripts/verify --stack e2e",
+        "pulumi destroy",
+        "leftovers",
+    ]
     positions = [steps.index(marker) for marker in order]
     assert positions == sorted(positions)
     assert "--timeout 300" in steps

@@ -240,12 +240,14 @@ def test_ingress_is_denied_by_default_and_allowed_for_the_data_path(
         assert spec["policyTypes"] == ["Ingress"], name
         assert "egress" not in spec, name  # egress stays open (docs/security.md: why)
         for rule in spec["ingress"]:
-            for source in rule["from"]:
+            # No `from`: any source (the API server's proxy, for verify).
+            for source in rule.get("from", [{"podSelector": {"matchLabels": {}}}]):
                 for port in rule["ports"]:
                     target = spec["podSelector"]["matchLabels"]
                     labels = source["podSelector"]["matchLabels"]
                     origin = labels.get(
-                        "app.kubernetes.io/instance", labels.get("app.kubernetes.io/name")
+                        "app.kubernetes.io/instance",
+                        labels.get("app.kubernetes.io/name", "anywhere"),
                     )
                     flows.add((origin, target["app.kubernetes.io/name"], port["port"]))
     assert flows == {
@@ -255,6 +257,9 @@ def test_ingress_is_denied_by_default_and_allowed_for_the_data_path(
         ("vector-collector", "kubernetes-event-exporter", 2112),
         ("kubernetes-event-exporter", "vector", 9202),  # Events -> collector
         ("prometheus", "dcgm-exporter", 9400),
+        ("prometheus", "vector", 9598),  # Vector's own metrics, agents and collector
+        ("anywhere", "prometheus", 9090),  # verify's queries through the API server
+        ("anywhere", "vector", 8081),  # the refresher's /status, through the API server
     }
     # Both flows into Vector reach the collector only, never an agent.
     for name in ("agents-to-collector", "prometheus-to-collector"):
@@ -265,10 +270,32 @@ def test_ingress_is_denied_by_default_and_allowed_for_the_data_path(
     # Vector's API (the health probes) is open to no pod.
     opened = {p["port"] for spec in policies.values() for r in spec["ingress"] for p in r["ports"]}
     assert 8686 not in opened
+    # What any source may reach: Prometheus' HTTP API and the refresher's health port, each
+    # on one workload and one port, never a data-path port.
+    anywhere = {
+        (name, spec["podSelector"]["matchLabels"]["app.kubernetes.io/instance"], p["port"])
+        for name, spec in policies.items()
+        for r in spec["ingress"]
+        if "from" not in r
+        for p in r["ports"]
+    }
+    assert anywhere == {
+        ("api-server-to-prometheus", "prometheus", 9090),
+        ("api-server-to-refresher-status", "vector-collector", 8081),
+    }
+    assert policies["api-server-to-prometheus"]["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "prometheus",
+        "app.kubernetes.io/instance": "prometheus",
+        "app.kubernetes.io/component": "server",
+    }
 
 
 def test_network_policies_follow_the_settings(program: Callable[..., ProgramRun]) -> None:
     assert "prometheus-to-dcgm-exporter" not in network_policies(program(gpuMode="external"))
+    # No refresher, no health port to open.
+    static = network_policies(run_mode(program, "static"))
+    assert "api-server-to-refresher-status" not in static
+    assert "api-server-to-prometheus" in static
     assert network_policies(program(networkPolicies=False)) == {}
 
 

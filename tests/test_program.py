@@ -176,7 +176,7 @@ def test_stack_outputs_tell_the_user_where_things_are(default_run: ProgramRun) -
         "remoteWrite": "http://vector-collector.cedana-monitoring.svc.cluster.local:9201/",
     }
     assert outputs["chartVersions"]["prometheus"]
-    assert outputs["verifyCommand"] == "kubectl get pods -n cedana-monitoring"
+    assert outputs["verifyCommand"] == "./scripts/verify --stack test"
 
 
 def test_no_secret_reaches_an_export_or_a_non_secret_input(default_run: ProgramRun) -> None:

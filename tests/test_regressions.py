@@ -13,7 +13,6 @@ DCGM_KEEP = "DCGM_FI_DEV_.*|DCGM_FI_PROF_.*"
 CHART_DEFAULT_JOBS_OFF = {
     job: {"enabled": False}
     for job in (
-        "prometheus",
         "kubernetes-api-servers",
         "kubernetes-nodes",
         "kubernetes-nodes-cadvisor",
@@ -25,6 +24,50 @@ CHART_DEFAULT_JOBS_OFF = {
         "kubernetes-pods-slow",
     )
 }
+# What verify reads, kept in Prometheus: Vector's own metrics and the remote write's.
+SELF_JOB = {
+    "enabled": True,
+    "scrape_interval": "30s",
+    "metric_relabel_configs": [
+        {"source_labels": ["__name__"], "regex": "prometheus_remote_storage_.*", "action": "keep"}
+    ],
+}
+VECTOR_KEEP = (
+    "vector_component_sent_events_total|vector_component_errors_total"
+    "|vector_component_discarded_events_total|vector_buffer_size_bytes"
+    "|vector_buffer_max_size_bytes|vector_buffer_discarded_events_total"
+)
+
+
+def vector_job(namespace: str) -> dict[str, Any]:
+    return {
+        "enabled": True,
+        "scrape_interval": "30s",
+        "kubernetes_sd_configs": [{"role": "pod", "namespaces": {"names": [namespace]}}],
+        "relabel_configs": [
+            {
+                "source_labels": [
+                    "__meta_kubernetes_pod_label_app_kubernetes_io_name",
+                    "__meta_kubernetes_pod_label_app_kubernetes_io_instance",
+                    "__meta_kubernetes_pod_container_port_name",
+                ],
+                "separator": ";",
+                "regex": "vector;(vector|vector-collector);vector-metrics",
+                "action": "keep",
+            },
+            {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+            {"source_labels": ["__meta_kubernetes_pod_node_name"], "target_label": "node"},
+            {
+                "source_labels": ["__meta_kubernetes_pod_label_app_kubernetes_io_instance"],
+                "target_label": "release",
+            },
+        ],
+        "metric_relabel_configs": [
+            {"source_labels": ["__name__"], "regex": VECTOR_KEEP, "action": "keep"}
+        ],
+    }
+
+
 CADVISOR_JOB = {
     "enabled": True,
     "metric_relabel_configs": [
@@ -93,6 +136,8 @@ def test_prometheus_scrapes_and_ships_exactly_the_catalog_series(default_run: Pr
         **CHART_DEFAULT_JOBS_OFF,
         "kubernetes-nodes-cadvisor": CADVISOR_JOB,
         "dcgm": dcgm_discovery_job("cedana-monitoring", "dcgm-exporters", 9400),
+        "prometheus": SELF_JOB,
+        "vector": vector_job("cedana-monitoring"),
     }
     assert values["server"]["remoteWrite"] == remote_write(
         "http://vector-collector.cedana-monitoring.svc.cluster.local:9201/",
@@ -107,6 +152,8 @@ def test_without_gpus_only_cadvisor_series_are_scraped_and_shipped(
     assert values["scrapeConfigs"] == {
         **CHART_DEFAULT_JOBS_OFF,
         "kubernetes-nodes-cadvisor": CADVISOR_JOB,
+        "prometheus": SELF_JOB,
+        "vector": vector_job("cedana-monitoring"),
     }
     assert values["server"]["remoteWrite"] == remote_write(
         "http://vector-collector.cedana-monitoring.svc.cluster.local:9201/",
@@ -227,6 +274,7 @@ def test_the_collector_scrapes_cluster_series_from_the_configured_namespace(
             "decoding": {"codec": "json"},
             "acknowledgements": {"enabled": True},
         },
+        "internal_metrics": {"type": "internal_metrics", "scrape_interval_secs": 15},
     }
 
 

@@ -65,8 +65,9 @@ def test_the_config_graph_is_valid_in_every_mode(
     assert graph_problems(agent) == []
     assert graph_problems(collector) == []
     # The agent only forwards; the collector is the only writer, and stamps `ts` on every path.
-    assert {s["type"] for s in agent["sinks"].values()} == {"vector"}
-    assert set(collector["sinks"]) == {"s3_sink"}
+    # Both expose their own metrics beside (a graph of its own: never_reaches_s3 below).
+    assert {s["type"] for s in agent["sinks"].values()} == {"vector", "prometheus_exporter"}
+    assert set(collector["sinks"]) == {"s3_sink", "vector_metrics"}
     assert collector["sinks"]["s3_sink"]["inputs"] == ["add_timestamp"]
     assert collector["transforms"]["add_timestamp"]["source"] == ADD_TIMESTAMP
     assert set(collector["transforms"]["add_timestamp"]["inputs"]) == (
@@ -189,6 +190,11 @@ def test_agents_forward_to_the_collector_and_keep_events_until_it_has_them(
     run = program(namespace="observability", clusterDomain="corp.internal")
     agent, collector = (values["customConfig"] for values in vector_values(run))
     assert agent["sinks"] == {
+        "vector_metrics": {
+            "type": "prometheus_exporter",
+            "inputs": ["internal_metrics"],
+            "address": "0.0.0.0:9598",
+        },
         "collector": {
             "type": "vector",
             "inputs": ["host_filter"],
@@ -197,13 +203,37 @@ def test_agents_forward_to_the_collector_and_keep_events_until_it_has_them(
             "request": {"concurrency": 1},
             "acknowledgements": {"enabled": True},
             "buffer": {"type": "disk", "max_size": 536870912, "when_full": "block"},
-        }
+        },
     }
     assert collector["sources"]["agents"] == {"type": "vector", "address": "0.0.0.0:6000"}
     assert collector["sources"]["prometheus"] == {
         "type": "prometheus_remote_write",
         "address": "0.0.0.0:9201",
     }
+
+
+def test_vectors_own_metrics_never_reach_the_collector_or_s3(default_run: ProgramRun) -> None:
+    for config in (values["customConfig"] for values in vector_values(default_run)):
+        assert config["sources"]["internal_metrics"] == {
+            "type": "internal_metrics",
+            "scrape_interval_secs": 15,
+        }
+        assert config["sinks"]["vector_metrics"] == {
+            "type": "prometheus_exporter",
+            "inputs": ["internal_metrics"],
+            "address": "0.0.0.0:9598",
+        }
+        readers = [
+            name
+            for name, component in {**config.get("transforms", {}), **config["sinks"]}.items()
+            if "internal_metrics" in component["inputs"]
+        ]
+        assert readers == ["vector_metrics"]
+    agent, collector = vector_values(default_run)
+    # The chart names the collector's port after the sink (kebab case); the agent lists it.
+    metrics_port = {"name": "vector-metrics", "containerPort": 9598, "protocol": "TCP"}
+    assert metrics_port in agent["containerPorts"]
+    assert "containerPorts" not in collector
 
 
 def test_sink_settings_are_overridable(program: Callable[..., ProgramRun]) -> None:
@@ -329,9 +359,10 @@ def test_each_series_is_shipped_exactly_once_at_any_cluster_size(
             assert s.by == f"vector-agent-{s.describes}"
         else:
             assert s.by.startswith("vector-collector"), s
-    # The agents write nothing themselves: they forward to the one collector.
+    # The agents write nothing themselves: they forward to the one collector (and expose
+    # their own metrics to Prometheus).
     agent, _ = workloads(default_run)
-    assert {s["type"] for s in agent.config["sinks"].values()} == {"vector"}
+    assert {s["type"] for s in agent.config["sinks"].values()} == {"vector", "prometheus_exporter"}
 
 
 def test_the_original_install_ships_cluster_series_once_per_node() -> None:

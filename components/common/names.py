@@ -31,6 +31,15 @@ VECTOR_API_PORT = 8686  # Vector's API: GET /health for the kubelet's probes
 VECTOR_AGENTS_PORT = 6000  # the collector's `vector` source, which the agents send to
 VECTOR_REMOTE_WRITE_PORT = 9201  # the collector's `prometheus_remote_write` source
 VECTOR_EVENTS_PORT = 9202  # the collector's `http_server` source, which the event exporter posts to
+# Vector's own metrics (its `prometheus_exporter` sink), on the agents and the collector: Prometheus
+# scrapes them and keeps them (never shipped); `scripts/verify` reads them through the API server.
+VECTOR_METRICS_PORT = 9598
+# The chart names a container port after its component, kebab-cased: the sink `vector_metrics`.
+VECTOR_METRICS_PORT_NAME = "vector-metrics"
+PROMETHEUS_SERVER_PORT = 9090  # the server's container port, behind its Service's port 80
+# The sinks' component ids, which Vector's own metrics carry (component_id, buffer_id).
+S3_SINK = "s3_sink"  # the collector's, the only writer to S3
+AGENT_SINK = "collector"  # each agent's, to the collector
 EVENTS_PATH = "/events"
 
 

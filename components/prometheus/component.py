@@ -54,6 +54,7 @@ class PrometheusArgs:
                 server_cluster_role=f"{cluster.namespace}-{SERVER_SERVICE_ACCOUNT}",
                 images=cluster.images,
                 remote_write_url=cluster.endpoints.collector_remote_write,
+                observe=cluster.namespace,
             ),
         )
 

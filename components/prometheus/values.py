@@ -22,7 +22,13 @@ from components.catalog import (
     name_regex,
 )
 from components.common.images import ImagePolicy, mirrored
-from components.common.names import DCGM_PORT, Endpoints
+from components.common.names import (
+    DCGM_PORT,
+    VECTOR_AGENT_RELEASE,
+    VECTOR_COLLECTOR_RELEASE,
+    VECTOR_METRICS_PORT_NAME,
+    Endpoints,
+)
 from components.common.quantities import memory_bytes
 from components.common.security import container_security_context, pod_security_context
 from components.config import GpuMode, Resources
@@ -119,8 +125,79 @@ CHART_DEFAULT_JOBS = (
 )
 
 
-def scrape_configs(dcgm: DcgmTarget | None) -> dict[str, Any]:
-    """The chart's `scrapeConfigs` map: cAdvisor (trimmed to what is shipped) and DCGM."""
+# What the stack observes of itself, for `scripts/verify`: kept in Prometheus (a few hours),
+# never remote-written (the remote write keeps only the cAdvisor and DCGM jobs' series).
+VECTOR_METRICS_JOB = "vector"
+SELF_JOB = "prometheus"  # the chart's own job: the server's /metrics on localhost:9090
+OBSERVED_INTERVAL = "30s"
+# Of Vector's own metrics, what verify reads: deliveries (the last write to S3), errors and
+# drops, the buffers' fill. Everything else Vector exposes (histograms per component, …) is
+# dropped at the scrape, so a thousand agents cost Prometheus some ten series each.
+VECTOR_METRICS_KEPT = (
+    "vector_component_sent_events_total",
+    "vector_component_errors_total",
+    "vector_component_discarded_events_total",
+    "vector_buffer_size_bytes",
+    "vector_buffer_max_size_bytes",
+    "vector_buffer_discarded_events_total",
+)
+# Of Prometheus' own metrics, its remote write queue: failures, retries, pending samples, lag.
+SELF_METRICS_KEPT = "prometheus_remote_storage_.*"
+
+
+def vector_metrics_scrape_config(namespace: str) -> dict[str, Any]:
+    """Every agent and collector pod of the namespace, on its `vector-metrics` port.
+
+    Pod discovery (not a Service: the agents have none), kept to the two vector releases and
+    that port; each series gets the pod, its node and its release.
+    """
+    releases = f"{VECTOR_AGENT_RELEASE}|{VECTOR_COLLECTOR_RELEASE}"
+    return {
+        "enabled": True,
+        "scrape_interval": OBSERVED_INTERVAL,
+        "kubernetes_sd_configs": [{"role": "pod", "namespaces": {"names": [namespace]}}],
+        "relabel_configs": [
+            {
+                "source_labels": [
+                    "__meta_kubernetes_pod_label_app_kubernetes_io_name",
+                    "__meta_kubernetes_pod_label_app_kubernetes_io_instance",
+                    "__meta_kubernetes_pod_container_port_name",
+                ],
+                "separator": ";",
+                "regex": f"vector;({releases});{VECTOR_METRICS_PORT_NAME}",
+                "action": "keep",
+            },
+            {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+            {"source_labels": ["__meta_kubernetes_pod_node_name"], "target_label": "node"},
+            {
+                "source_labels": ["__meta_kubernetes_pod_label_app_kubernetes_io_instance"],
+                "target_label": "release",
+            },
+        ],
+        "metric_relabel_configs": [
+            {
+                "source_labels": ["__name__"],
+                "regex": "|".join(VECTOR_METRICS_KEPT),
+                "action": "keep",
+            }
+        ],
+    }
+
+
+def self_scrape_config() -> dict[str, Any]:
+    """Merged into the chart's own job (localhost:9090): only the remote write's metrics."""
+    return {
+        "enabled": True,
+        "scrape_interval": OBSERVED_INTERVAL,
+        "metric_relabel_configs": [
+            {"source_labels": ["__name__"], "regex": SELF_METRICS_KEPT, "action": "keep"}
+        ],
+    }
+
+
+def scrape_configs(dcgm: DcgmTarget | None, observe: str | None = None) -> dict[str, Any]:
+    """The chart's `scrapeConfigs` map: cAdvisor (trimmed to what is shipped) and DCGM; with
+    `observe` (the stack's namespace), also what verify reads: Vector's and Prometheus' own."""
     jobs: dict[str, Any] = {job: {"enabled": False} for job in CHART_DEFAULT_JOBS}
     jobs[CADVISOR_JOB] = {
         "enabled": True,
@@ -138,6 +215,9 @@ def scrape_configs(dcgm: DcgmTarget | None) -> dict[str, Any]:
         job = dcgm_scrape_config(dcgm)
         del job["job_name"]
         jobs[DCGM_JOB] = {"enabled": True, **job}
+    if observe is not None:
+        jobs[VECTOR_METRICS_JOB] = vector_metrics_scrape_config(observe)
+        jobs[SELF_JOB] = self_scrape_config()
     return jobs
 
 
@@ -169,19 +249,24 @@ class PrometheusValuesArgs:
     images: ImagePolicy
     # The collector's prometheus_remote_write source.
     remote_write_url: str
+    # The namespace whose Vector pods Prometheus scrapes for their own metrics (verify reads
+    # them); None scrapes none.
+    observe: str | None = None
 
 
 def server_cluster_role_rules(discover_dcgm: bool) -> list[dict[str, Any]]:
-    """What the server reads: nodes and their kubelet metrics (cAdvisor), and, for DCGM, the
-    EndpointSlices, Services and Pods of the exporter's Service. The chart's own role also
-    reads ingresses and configmaps everywhere, which this stack never scrapes."""
+    """What the server reads: nodes and their kubelet metrics (cAdvisor), pods (the Vector pods
+    whose own metrics it scrapes), and, for DCGM, the EndpointSlices and Services of the
+    exporter's Service. The chart's own role also reads ingresses and configmaps everywhere,
+    which this stack never scrapes."""
     rules: list[dict[str, Any]] = [
         {"apiGroups": [""], "resources": ["nodes"], "verbs": ["list", "watch"]},
         {"apiGroups": [""], "resources": ["nodes/metrics"], "verbs": ["get"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]},
     ]
     if discover_dcgm:
         rules += [
-            {"apiGroups": [""], "resources": ["services", "pods"], "verbs": ["list", "watch"]},
+            {"apiGroups": [""], "resources": ["services"], "verbs": ["list", "watch"]},
             {
                 "apiGroups": ["discovery.k8s.io"],
                 "resources": ["endpointslices"],
@@ -267,7 +352,7 @@ def prometheus_values(a: PrometheusValuesArgs) -> dict[str, Any]:
                 "containerSecurityContext": container_security_context(),
             }
         },
-        "scrapeConfigs": scrape_configs(a.dcgm),
+        "scrapeConfigs": scrape_configs(a.dcgm, a.observe),
         "kube-state-metrics": {
             "image": _registry_image(KSM_REGISTRY, KSM_REPOSITORY, a.images, "sha"),
             "imagePullSecrets": pull_secrets,

@@ -23,6 +23,11 @@ What reaches S3 (the shape Cedana ingests):
   carries no metric types, as federation did not before); kube-state-metrics, the event
   exporter and host metrics keep their own types.
 
+Vector's own metrics (`internal_metrics`, on :9598 through a `prometheus_exporter` sink) are a
+graph of their own in both configs: nothing else reads them, so they never reach the collector
+or S3. Prometheus scrapes them and keeps them for `scripts/verify` (the last write to S3, the
+buffers' fill).
+
 The endpoints are parameters (`AgentWiring`, `CollectorWiring`): the program passes in-cluster
 names, the pipeline lab passes loopback ports, and both run the same configuration.
 """
@@ -48,10 +53,13 @@ from components.catalog import (
     KUBE_STATE_METRICS,
 )
 from components.common.names import (
+    AGENT_SINK,
     EVENTS_PATH,
+    S3_SINK,
     VECTOR_AGENTS_PORT,
     VECTOR_API_PORT,
     VECTOR_EVENTS_PORT,
+    VECTOR_METRICS_PORT,
     VECTOR_REMOTE_WRITE_PORT,
     Endpoints,
 )
@@ -86,6 +94,12 @@ EVENTS_REMEMBERED = 100_000
 # cgroups, if asked for: the root, the QoS classes and the pods (not every container).
 CGROUPS_LEVELS = 3
 
+# Vector's own metrics: the source and the sink that exposes them (the chart names the sink's
+# container port after it: `vector-metrics`). Sampled as often as Prometheus scrapes them.
+OWN_METRICS_SOURCE = "internal_metrics"
+OWN_METRICS_SINK = "vector_metrics"
+OWN_METRICS_INTERVAL = 15
+
 
 @dataclass(frozen=True)
 class SinkSettings:
@@ -106,6 +120,7 @@ class AgentWiring:
     collector: str  # host:port of the collector's `vector` source
     node_exporter: str  # URL of this node's node-exporter
     api: str | None  # host:port of Vector's API (health probes), None for no API
+    metrics: str | None = None  # listen host:port for Vector's own metrics, None for none
 
     @staticmethod
     def in_cluster(
@@ -126,6 +141,7 @@ class AgentWiring:
                 else endpoints.node_exporter(node_exporter_port)
             ),
             api=f"{listen}:{VECTOR_API_PORT}" if api else None,
+            metrics=f"{listen}:{VECTOR_METRICS_PORT}",
         )
 
 
@@ -139,6 +155,7 @@ class CollectorWiring:
     kube_state_metrics: str  # URL
     event_exporter: str  # URL
     api: str | None
+    metrics: str | None = None  # listen host:port for Vector's own metrics, None for none
 
     @staticmethod
     def in_cluster(
@@ -151,6 +168,7 @@ class CollectorWiring:
             kube_state_metrics=endpoints.kube_state_metrics,
             event_exporter=endpoints.event_exporter,
             api=f"{listen}:{VECTOR_API_PORT}" if api else None,
+            metrics=f"{listen}:{VECTOR_METRICS_PORT}",
         )
 
 
@@ -209,6 +227,20 @@ def _base(data_dir: str, api: str | None) -> dict[str, Any]:
     return config
 
 
+def own_metrics(address: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Vector's own metrics exposed on `address` for Prometheus: (sources, sinks) to merge.
+
+    A graph of its own: the sink reads only the `internal_metrics` source and nothing else
+    reads that source, so these series never reach the collector's or S3's sinks. What
+    Prometheus keeps of them (components/prometheus/values.py) is never remote-written.
+    """
+    if not address:
+        return {}, {}
+    source = {"type": "internal_metrics", "scrape_interval_secs": OWN_METRICS_INTERVAL}
+    sink = {"type": "prometheus_exporter", "inputs": [OWN_METRICS_SOURCE], "address": address}
+    return {OWN_METRICS_SOURCE: source}, {OWN_METRICS_SINK: sink}
+
+
 def host_metrics_source(collectors: tuple[str, ...], interval: int) -> dict[str, Any]:
     source: dict[str, Any] = {
         "type": "host_metrics",
@@ -264,12 +296,14 @@ def agent_config(
         transforms["node_exporter_tag"] = _remap(
             ["node-exporter"], f"{node}\n{_collector_tag('node-exporter')}"
         )
+    metrics_sources, metrics_sinks = own_metrics(wiring.metrics)
     return {
         **_base(data_dir, wiring.api),
-        "sources": sources,
+        "sources": sources | metrics_sources,
         "transforms": transforms,
         "sinks": {
-            "collector": {
+            **metrics_sinks,
+            AGENT_SINK: {
                 "type": "vector",
                 "inputs": list(transforms),
                 "address": wiring.collector,
@@ -277,7 +311,7 @@ def agent_config(
                 "request": IN_ORDER,
                 "acknowledgements": ACKNOWLEDGED,
                 "buffer": _disk_buffer(buffer_bytes),
-            }
+            },
         },
     }
 
@@ -385,9 +419,10 @@ def collector_config(
         )
         tagged.append("dcgm_tag")
     transforms["add_timestamp"] = _remap(tagged, ADD_TIMESTAMP)
+    metrics_sources, metrics_sinks = own_metrics(wiring.metrics)
     return {
         **_base(data_dir, wiring.api),
-        "sources": sources,
+        "sources": sources | metrics_sources,
         "transforms": transforms,
-        "sinks": {"s3_sink": s3_sink(["add_timestamp"], sink)},
+        "sinks": {**metrics_sinks, S3_SINK: s3_sink(["add_timestamp"], sink)},
     }

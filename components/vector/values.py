@@ -17,6 +17,8 @@ from components.common.names import (
     VECTOR_AGENT_RELEASE,
     VECTOR_API_PORT,
     VECTOR_COLLECTOR_RELEASE,
+    VECTOR_METRICS_PORT,
+    VECTOR_METRICS_PORT_NAME,
     Endpoints,
 )
 from components.common.security import container_security_context, pod_security_context
@@ -24,6 +26,7 @@ from components.config import Resources, Settings
 from components.credentials.wiring import CredentialWiring
 from components.vector.pipeline import (
     NODE_IP_ENV,
+    OWN_METRICS_SINK,
     AgentWiring,
     CollectorWiring,
     SinkSettings,
@@ -107,15 +110,24 @@ def agent_values(
     values["role"] = "Agent"
     values["rbac"] = {"create": False}  # host_metrics needs no Kubernetes API access
     values["tolerations"] = tolerations
-    # Nothing listens for other pods (the API answers the kubelet only), so no Service; the
-    # chart would otherwise render one for the API port.
+    # Nothing listens for other pods but Vector's own metrics (Prometheus finds each agent's
+    # pod itself), so no Service; the chart would otherwise render one for the API port.
     values["service"] = {"enabled": False}
     values["serviceHeadless"] = {"enabled": False}
     # The chart would also list the `vector` sink's address as a container port; the agent
-    # listens on the API port only.
-    values["containerPorts"] = (
+    # listens on the API port and its own metrics' port only.
+    ports = (
         [{"name": "api", "containerPort": VECTOR_API_PORT, "protocol": "TCP"}] if pod.api else []
     )
+    if OWN_METRICS_SINK in config["sinks"]:
+        ports.append(
+            {
+                "name": VECTOR_METRICS_PORT_NAME,
+                "containerPort": VECTOR_METRICS_PORT,
+                "protocol": "TCP",
+            }
+        )
+    values["containerPorts"] = ports
     # Only what host_metrics reads, read-only; the chart's defaults also mount /var/log and
     # /var/lib for log collection, which this stack does not do.
     values["defaultVolumes"] = [

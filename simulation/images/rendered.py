@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
-    from simulation.mock_program import ProgramRun
+    from simulation.mocks import ProgramRun
 
 DEFAULT_CHARTS = Path("~/.cache/cedana-monitoring/charts").expanduser()
 CHART_TYPE = "kubernetes:helm.sh/v4:Chart"
@@ -311,7 +311,7 @@ def rendered_images(
 ) -> list[RenderedImage]:
     """Every image the program renders for the stack config `values` (run under mocks)."""
     # The mock harness lives with the rest of the simulation; only this function needs it.
-    from simulation.mock_program import run_program  # noqa: PLC0415
+    from simulation.mocks import run_program  # noqa: PLC0415
 
     return images_in_run(run_program(values, secrets), charts_dir)
 

@@ -78,11 +78,13 @@ def agent_vector_config(
     fixtures: int,
     data_dir: str,
     intervals: Mapping[str, int],
+    metrics_port: int | None = None,
 ) -> dict[str, Any]:
     wiring = AgentWiring(
         collector=collector,
         node_exporter=f"http://127.0.0.1:{fixtures}/node-exporter/metrics",
         api=f"127.0.0.1:{api_port}",
+        metrics=f"127.0.0.1:{metrics_port}" if metrics_port else None,
     )
     return dict(
         helm_tpl_unescape(
@@ -92,7 +94,12 @@ def agent_vector_config(
 
 
 def collector_vector_config(
-    settings: Settings, ports: Ports, *, data_dir: str, intervals: Mapping[str, int]
+    settings: Settings,
+    ports: Ports,
+    *,
+    data_dir: str,
+    intervals: Mapping[str, int],
+    metrics_port: int | None = None,
 ) -> dict[str, Any]:
     wiring = CollectorWiring(
         agents=f"127.0.0.1:{ports.collector_agents}",
@@ -101,6 +108,7 @@ def collector_vector_config(
         kube_state_metrics=f"http://127.0.0.1:{ports.fixtures}/ksm/metrics",
         event_exporter=f"http://127.0.0.1:{ports.fixtures}/events/metrics",
         api=f"127.0.0.1:{ports.collector_api}",
+        metrics=f"127.0.0.1:{metrics_port}" if metrics_port else None,
     )
     collector = CollectorSettings.from_settings(settings, BUCKET)
     config = collector_pipeline(collector, wiring, data_dir, intervals)
@@ -119,16 +127,18 @@ def prometheus_config(
     nodes: list[str],
     gpu_nodes: list[str],
     intervals: Mapping[str, int],
+    observed: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The program's jobs: cAdvisor per node (as node discovery labels it), DCGM per GPU
-    exporter pod (as endpoint discovery labels it), and the program's remote write."""
+    exporter pod (as endpoint discovery labels it), and the program's remote write; with
+    `observed`, also the jobs verify reads (simulation/lab/verify_probe.py)."""
     cadvisor_job = scrape_configs(None)[CADVISOR_JOB]
     dcgm_job = dcgm_scrape_config(DcgmTarget("dcgm-exporters", "lab", 9400, "/metrics", ""))
     cadvisor_every = intervals["cadvisor"]
     dcgm_every = intervals["dcgm-exporter"]
     target = f"127.0.0.1:{fixtures}"
     (write,) = remote_write(f"http://127.0.0.1:{remote_write_port}/", True)
-    return {
+    config: dict[str, Any] = {
         "global": {
             "scrape_interval": _interval(cadvisor_every),
             "scrape_timeout": _interval(min(10, cadvisor_every)),
@@ -171,3 +181,5 @@ def prometheus_config(
         ],
         "remote_write": [write],
     }
+    config["scrape_configs"] += observed or []
+    return config

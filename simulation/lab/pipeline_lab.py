@@ -47,6 +47,7 @@ from simulation.lab.configs import (
     scaled,
 )
 from simulation.lab.relay import Relay
+from simulation.lab.verify_probe import observed_jobs, probe
 from simulation.standins.cedana_api import FakeCedana
 from simulation.standins.exporters import ExporterFixtures
 from simulation.standins.s3_front import S3Front
@@ -123,6 +124,8 @@ class Lab:
         self.cedana = RotatingCedana()
         self.fixtures = ExporterFixtures(self.nodes, self.gpu_nodes)
         self.watch = LoopbackWatch()
+        # Each Vector's own metrics: pod name -> (port, release, node), for verify's probe.
+        self.vector_metrics: dict[str, tuple[int, str, str]] = {}
 
     # --- bring-up -------------------------------------------------------------------------
 
@@ -193,6 +196,7 @@ class Lab:
         for item in container["env"]:
             name = item["name"]
             env[name] = local.get(name) or secrets.get(name) or str(item.get("value", ""))
+        self.refresher_health = health
         self._process(
             "refresher", [sys.executable, str(REFRESHER)], env, f"http://127.0.0.1:{health}/ready"
         )
@@ -212,12 +216,16 @@ class Lab:
         )
 
     def _start_collector(self) -> None:
+        metrics = free_port()
+        self.vector_metrics["vector-collector-0"] = (metrics, "vector-collector", self.nodes[0])
         config = collector_vector_config(
             self.settings,
             self.ports,
             data_dir=str(self.workdir / "collector-data"),
             intervals=self.intervals,
+            metrics_port=metrics,
         )
+        self.collector_config = config
         env = {
             # The chain ends at the container provider: no IMDS, no profile, no env keys.
             "AWS_CONTAINER_CREDENTIALS_FULL_URI": self.credentials_uri,
@@ -229,7 +237,8 @@ class Lab:
         self._vector("collector", config, env, self.ports.collector_api)
 
     def _start_agent(self, i: int) -> None:
-        api = free_port()
+        api, metrics = free_port(), free_port()
+        self.vector_metrics[f"vector-{self.nodes[i]}"] = (metrics, "vector", self.nodes[i])
         config = agent_vector_config(
             self.settings,
             collector=f"127.0.0.1:{self.relay.port}",
@@ -237,10 +246,13 @@ class Lab:
             fixtures=self.ports.fixtures,
             data_dir=str(self.workdir / f"agent-{i}-data"),
             intervals=self.intervals,
+            metrics_port=metrics,
         )
         self._vector(f"agent-{i}", config, {"VECTOR_SELF_NODE_NAME": self.nodes[i]}, api)
 
     def _start_prometheus(self) -> None:
+        port = free_port()
+        self.prometheus_port = port
         config = prometheus_config(
             self.settings,
             fixtures=self.ports.fixtures,
@@ -248,10 +260,10 @@ class Lab:
             nodes=self.nodes,
             gpu_nodes=self.gpu_nodes,
             intervals=self.intervals,
+            observed=observed_jobs(self.vector_metrics, port),
         )
         path = self.workdir / "prometheus.yml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
-        port = free_port()
         prometheus = binary("PROMETHEUS_BIN", "prometheus")
         assert prometheus is not None
         self._process(
@@ -265,6 +277,17 @@ class Lab:
             ],
             {"PATH": os.environ.get("PATH", "")},
             f"http://127.0.0.1:{port}/-/ready",
+        )
+
+    def verify(self) -> dict[str, Any]:
+        """scripts/verify's data-path verdicts (S3 writes, credentials, buffers, remote
+        write) from the lab's real engines, by check name."""
+        return probe(
+            self.settings,
+            prometheus_port=self.prometheus_port,
+            refresher_health_port=self.refresher_health,
+            collector_log=self.workdir / "collector.log",
+            collector_config=self.collector_config,
         )
 
     # --- the timeline ---------------------------------------------------------------------

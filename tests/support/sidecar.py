@@ -70,6 +70,11 @@ class Sidecar:
     def health(self, path: str) -> int:
         return http_get(f"http://127.0.0.1:{self.health_port}{path}")[0]
 
+    def status(self) -> tuple[int, dict[str, Any]]:
+        """GET /status on the health port: the document verify reads."""
+        status, body = http_get(f"http://127.0.0.1:{self.health_port}/status")
+        return status, (json.loads(body) if status == 200 else {})
+
     def serves(self, generation: int) -> bool:
         status, document = self.credentials()
         return status == 200 and document["AccessKeyId"] == key_id(generation)
