@@ -51,7 +51,7 @@ from simulation.lab.verify_probe import observed_jobs, probe
 from simulation.standins.cedana_api import FakeCedana
 from simulation.standins.exporters import ExporterFixtures
 from simulation.standins.s3_front import S3Front
-from simulation.support.loopback import LoopbackWatch
+from simulation.support.loopback import LoopbackWatch, descends_from
 from simulation.support.ports import free_port
 from simulation.support.processes import Process, Sampler, stop_all
 from simulation.support.report import figures_table
@@ -123,7 +123,8 @@ class Lab:
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.cedana = RotatingCedana()
         self.fixtures = ExporterFixtures(self.nodes, self.gpu_nodes)
-        self.watch = LoopbackWatch()
+        # Ours only: the machine is shared (see LoopbackWatch).
+        self.watch = LoopbackWatch(ours=descends_from(os.getpid()))
         # Each Vector's own metrics: pod name -> (port, release, node), for verify's probe.
         self.vector_metrics: dict[str, tuple[int, str, str]] = {}
 
@@ -397,6 +398,7 @@ def figures(lab: Lab, window: tuple[float, float], api_calls: int) -> dict[str, 
         ),
         "rss": {name: analysis.rss_summary(p.rss) for name, p in lab.processes.items()},
         "connections_off_the_machine": lab.watch.stop(),
+        "connections_not_known_to_be_ours": [*lab.watch.others, *lab.watch.unattributed],
     }
     gap_times = [t for c in counts.values() for t in c.gap_times]
     duplicate_writes = [t for c in counts.values() for t in c.duplicate_writes]

@@ -129,15 +129,20 @@ class LoopbackWatch:
     left the machine ("address:port by command"). Short-lived sockets can slip between two
     polls, so an empty list is evidence, not proof; a single entry is a finding.
 
-    With `ours` (e.g. `descends_from(os.getpid())`), a socket held by a process that is not
-    ours goes to `others` instead: another program on a shared machine is not the run's
-    finding. One no process holds any more stays in `outside`: it could have been ours."""
+    With `ours` (e.g. `descends_from(os.getpid())`), only a socket held by one of our processes
+    is a finding: one held by another process goes to `others`, and one whose holder cannot be
+    found goes to `unattributed`. A shared machine has both: CI found a neighbour's attempts at
+    a TEST-NET address, held by a process of another PID namespace, and a kubelet probe's
+    TIME_WAIT (no holder: inode 0) outliving the test before. This machine has no route off it,
+    so a connection of ours to an address outside sits in SYN_SENT, held, for seconds: a poll
+    every 20 ms sees it with its holder."""
 
     every: float = 0.02
     read: Callable[[], Iterable[Socket]] = sockets
     ours: Callable[[int], bool] | None = None
     outside: list[str] = field(default_factory=list)
     others: list[str] = field(default_factory=list)
+    unattributed: list[str] = field(default_factory=list)
     found: threading.Event = field(default_factory=threading.Event)  # set at the first entry
     _seen: set[str] = field(default_factory=set)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -152,8 +157,8 @@ class LoopbackWatch:
                 self._seen.add(key)
                 pid, holder = _holder_process(s.inode)
                 entry = f"{s.remote}:{s.remote_port} by {holder}"
-                if self.ours is not None and pid is not None and not self.ours(pid):
-                    self.others.append(entry)
+                if self.ours is not None and (pid is None or not self.ours(pid)):
+                    (self.unattributed if pid is None else self.others).append(entry)
                     continue
                 self.outside.append(entry)
                 self.found.set()
