@@ -489,10 +489,11 @@ def test_a_missing_binary_names_what_to_build(tmp_path: Path) -> None:
     with pytest.raises(MissingInputsError) as error:
         recipe("quay.io/prometheus/node-exporter:v1.12.1").spec(inputs)
     assert str(error.value).startswith("quay.io/prometheus/node-exporter:v1.12.1: missing: ")
-    assert error.value.missing[-1] == (
+    # Among what is missing; a machine without Debian's busybox-static misses that too.
+    assert (
         f"{tmp_path}/node-exporter/node_exporter"
         " (build github.com/prometheus/node_exporter@v1.12.1)"
-    )
+    ) in error.value.missing
     assert any(
         f"go mod download {PROMETHEUS_MODULE}@{PROMETHEUS_VERSION}" in m
         for m in recipe("quay.io/prometheus/prometheus:v3.14.0").missing(inputs)

@@ -398,7 +398,7 @@ def figures(lab: Lab, window: tuple[float, float], api_calls: int) -> dict[str, 
         ),
         "rss": {name: analysis.rss_summary(p.rss) for name, p in lab.processes.items()},
         "connections_off_the_machine": lab.watch.stop(),
-        "connections_not_known_to_be_ours": [*lab.watch.others, *lab.watch.unattributed],
+        "connections_not_the_runs": [*lab.watch.others, *lab.watch.before],
     }
     gap_times = [t for c in counts.values() for t in c.gap_times]
     duplicate_writes = [t for c in counts.values() for t in c.duplicate_writes]

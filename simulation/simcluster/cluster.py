@@ -136,7 +136,7 @@ class SimulatedCluster:
     run_id: str = field(default_factory=lambda: secrets.token_hex(3))
     timings: dict[str, float] = field(default_factory=dict)
     outside: list[str] = field(default_factory=list)
-    # not known to be ours: another program's, or one no process held any more when seen
+    # not the run's: another program's, or already there when the run began
     others: list[str] = field(default_factory=list)
     watched_namespaces: list[str] = field(default_factory=list)  # the run's, as the watch saw
     namespace_ids: dict[str, str] = field(default_factory=dict)  # the hub's and nodes' by name
@@ -397,7 +397,7 @@ class SimulatedCluster:
         self.plane.stop()
         if hasattr(self, "root_watch"):
             self.outside = [*self.root_watch.stop(), *self.netns_watch.stop()]
-            self.others = [*self.root_watch.others, *self.root_watch.unattributed]
+            self.others = [*self.root_watch.others, *self.root_watch.before]
             self.watched_namespaces = sorted(self.netns_watch.seen_namespaces)
         if self.hub:
             self.problems += self.hub.delete()

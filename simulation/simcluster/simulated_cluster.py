@@ -417,7 +417,7 @@ def simulate(workdir: Path, size: int) -> dict[str, Any]:
         result["objects_left_after_destroy"] = len(left)
         result["left_after_destroy"] = left[:50]
     result["connections_off_the_machine"] = cluster.outside
-    result["connections_not_known_to_be_ours"] = cluster.others
+    result["connections_not_the_runs"] = cluster.others
     return result
 
 

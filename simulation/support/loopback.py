@@ -129,41 +129,50 @@ class LoopbackWatch:
     left the machine ("address:port by command"). Short-lived sockets can slip between two
     polls, so an empty list is evidence, not proof; a single entry is a finding.
 
-    With `ours` (e.g. `descends_from(os.getpid())`), only a socket held by one of our processes
-    is a finding: one held by another process goes to `others`, and one whose holder cannot be
-    found goes to `unattributed`. A shared machine has both: CI found a neighbour's attempts at
-    a TEST-NET address, held by a process of another PID namespace, and a kubelet probe's
-    TIME_WAIT (no holder: inode 0) outliving the test before. This machine has no route off it,
-    so a connection of ours to an address outside sits in SYN_SENT, held, for seconds: a poll
-    every 20 ms sees it with its holder."""
+    A socket already in the table when the watch starts goes to `before`: it predates the run.
+    CI found two such, each failing a run that had no part in it: the TIME_WAIT of the test
+    command's own `uv pip install` to the registry, and of a kubelet probe of the test before,
+    both kept by the kernel for 60 s after they closed.
+
+    With `ours` (e.g. `descends_from(os.getpid())`), a socket held by a process that is not
+    ours goes to `others` instead: another program on a shared machine is not the run's
+    finding. One no process holds any more stays in `outside`: it could have been ours."""
 
     every: float = 0.02
     read: Callable[[], Iterable[Socket]] = sockets
     ours: Callable[[int], bool] | None = None
     outside: list[str] = field(default_factory=list)
     others: list[str] = field(default_factory=list)
-    unattributed: list[str] = field(default_factory=list)
+    before: list[str] = field(default_factory=list)
     found: threading.Event = field(default_factory=threading.Event)  # set at the first entry
     _seen: set[str] = field(default_factory=set)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
+    @staticmethod
+    def _key(s: Socket) -> str:
+        return f"{s.local_port}>{s.remote}:{s.remote_port}"
+
     def _poll(self) -> None:
         while not self._stop.wait(self.every):
             for s in self.read():
-                key = f"{s.local_port}>{s.remote}:{s.remote_port}"
+                key = self._key(s)
                 if key in self._seen or not leaves_the_machine(s.remote):
                     continue
                 self._seen.add(key)
                 pid, holder = _holder_process(s.inode)
                 entry = f"{s.remote}:{s.remote_port} by {holder}"
-                if self.ours is not None and (pid is None or not self.ours(pid)):
-                    (self.unattributed if pid is None else self.others).append(entry)
+                if self.ours is not None and pid is not None and not self.ours(pid):
+                    self.others.append(entry)
                     continue
                 self.outside.append(entry)
                 self.found.set()
 
     def start(self) -> LoopbackWatch:
+        for s in self.read():
+            if leaves_the_machine(s.remote) and self._key(s) not in self._seen:
+                self._seen.add(self._key(s))
+                self.before.append(f"{s.remote}:{s.remote_port} by {_holder(s.inode)}")
         self._thread = threading.Thread(target=self._poll, daemon=True)
         self._thread.start()
         return self
