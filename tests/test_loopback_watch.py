@@ -31,7 +31,7 @@ def test_the_watch_reports_each_peer_off_the_machine_once() -> None:
 
 def test_a_socket_there_before_the_run_began_is_not_its_finding() -> None:
     # CI: the test command's `uv pip install` left TIME_WAIT sockets (no holder, inode 0) to
-    # the registry for 60 s, and a kubelet probe of the test before left one to a pod.
+    # the registry for 60 s; an earlier test may leave one to a pod's address.
     earlier = [
         Socket("10.0.0.5", 40003, "203.0.113.80", 443, "06", "0"),
         Socket("198.18.0.1", 40004, "198.18.128.4", 8081, "06", "0"),

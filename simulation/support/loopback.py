@@ -130,9 +130,8 @@ class LoopbackWatch:
     polls, so an empty list is evidence, not proof; a single entry is a finding.
 
     A socket already in the table when the watch starts goes to `before`: it predates the run.
-    CI found two such, each failing a run that had no part in it: the TIME_WAIT of the test
-    command's own `uv pip install` to the registry, and of a kubelet probe of the test before,
-    both kept by the kernel for 60 s after they closed.
+    CI failed two runs on such sockets that they had no part in: the TIME_WAITs of the test
+    command's own `uv pip install` to the registry, which the kernel keeps 60 s after closing.
 
     With `ours` (e.g. `descends_from(os.getpid())`), a socket held by a process that is not
     ours goes to `others` instead: another program on a shared machine is not the run's
