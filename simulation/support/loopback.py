@@ -169,8 +169,9 @@ class LoopbackWatch:
 
     def start(self) -> LoopbackWatch:
         for s in self.read():
-            if leaves_the_machine(s.remote) and self._key(s) not in self._seen:
-                self._seen.add(self._key(s))
+            key = self._key(s)
+            if leaves_the_machine(s.remote) and key not in self._seen:
+                self._seen.add(key)
                 self.before.append(f"{s.remote}:{s.remote_port} by {_holder(s.inode)}")
         self._thread = threading.Thread(target=self._poll, daemon=True)
         self._thread.start()
