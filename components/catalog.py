@@ -7,6 +7,8 @@ install's filters, intervals and `collector` tags, which Cedana's ingestion expe
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 # Prometheus job names: the chart's cAdvisor job, and this stack's DCGM job.
 CADVISOR_JOB = "kubernetes-nodes-cadvisor"
 DCGM_JOB = "dcgm"
@@ -76,3 +78,39 @@ EVENT_REASONS = (
 )
 EVENT_METRIC = "kubernetes_event"
 EVENT_TAGS = ("reason", "type", "kind", "namespace", "name", "node", "uid")
+
+
+class CredentialsMode(StrEnum):
+    """How Vector gets AWS credentials."""
+
+    CEDANA = "cedana"
+    STATIC = "static"
+    IRSA = "irsa"
+    POD_IDENTITY = "pod-identity"
+
+    @property
+    def runs_refresher(self) -> bool:
+        """Cedana's STS credentials reach Vector through the refresher sidecar."""
+        return self is CredentialsMode.CEDANA
+
+    @property
+    def assumes_aws_role(self) -> bool:
+        """An IAM role of the user's own account, assumed through Vector's service account."""
+        return self in (CredentialsMode.IRSA, CredentialsMode.POD_IDENTITY)
+
+    @property
+    def uses_own_account(self) -> bool:
+        """Credentials of the user's AWS account (which can also create a bucket)."""
+        return self is not CredentialsMode.CEDANA
+
+
+class GpuMode(StrEnum):
+    """Where GPU metrics come from."""
+
+    INSTALL = "install"
+    EXTERNAL = "external"
+    OFF = "off"
+
+    @property
+    def collects(self) -> bool:
+        return self is not GpuMode.OFF

@@ -63,6 +63,14 @@ def local_chart_problem(charts_dir: str, name: str, version: str) -> str | None:
     )
 
 
+def local_charts_problem(charts_dir: str, versions: dict[str, str]) -> str | None:
+    """What a chartsDir lacks of the pinned charts (name -> version), or None."""
+    if not Path(charts_dir).is_dir():
+        return f"is not a directory (got {charts_dir!r})"
+    missing = [local_chart_problem(charts_dir, n, v) for n, v in versions.items()]
+    return "; ".join(p for p in missing if p) or None
+
+
 def chart_source(name: str, version: str, charts_dir: str | None, mirror: str) -> ChartSource:
     if charts_dir:
         path = local_chart(charts_dir, name, version)

@@ -1,4 +1,5 @@
-"""Formats that Kubernetes, AWS, Go and OCI define, as checks: value in, problem (or None) out.
+"""Formats that Kubernetes, AWS, Go, OCI, Helm and HTTP define, as checks: value in, problem
+(or None) out.
 
 The settings' rules bind them to keys; the problems are worded for a user to act on.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from urllib.parse import urlsplit
 from uuid import UUID
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -84,4 +86,29 @@ def label_name(value: str) -> str | None:
     name = r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
     if len(value) > 317 or not re.fullmatch(dns_prefix + name, value):
         return f"{value!r} is not a valid node label name"
+    return None
+
+
+def http_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL"
+    return None
+
+
+def proxy_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if not value:
+        return None
+    if parts.scheme != "http" or not parts.hostname:
+        return "must be an http://host:port proxy (it tunnels TLS with CONNECT)"
+    if parts.username or parts.password:
+        return "must not carry a user or password (proxies that need credentials are not supported)"
+    return None
+
+
+def chart_repository(value: str) -> str | None:
+    parts = urlsplit(value)
+    if value and (parts.scheme not in ("https", "http", "oci") or not parts.hostname):
+        return "must be a Helm repository URL (https://…) or an OCI registry path (oci://…)"
     return None

@@ -80,12 +80,12 @@ def declarations() -> dict[str, Declaration]:
             example=_example(node, resolved),
             group=node.get("group", ""),
             choices=tuple(resolved.get("enum", ())),
-            fields=tuple(_nested(key, ()).get("properties", ())),
+            fields=tuple(nested(key, ()).get("properties", ())),
         )
     return found
 
 
-def _nested(key: str, path: tuple[str | int, ...]) -> dict[str, Any]:
+def nested(key: str, path: tuple[str | int, ...]) -> dict[str, Any]:
     """The validation schema of a field inside a setting's object or list ({} if none)."""
     schema = Settings.model_json_schema()
     node = _resolve(schema, schema["properties"][key])
@@ -95,15 +95,3 @@ def _nested(key: str, path: tuple[str | int, ...]) -> dict[str, Any]:
             return {}
         node = _resolve(schema, inner)
     return node
-
-
-def nested_fields(key: str, path: tuple[str | int, ...]) -> list[str]:
-    """The fields an object inside a setting may have."""
-    return list(_nested(key, path).get("properties", {}))
-
-
-def nested_example(key: str, path: tuple[str | int, ...]) -> str | None:
-    """The example of a scalar inside a setting's object (requests.cpu -> 100m), if any."""
-    node = _nested(key, path)
-    examples = node.get("examples")
-    return str(examples[0]) if examples and node.get("type") != "object" else None

@@ -32,7 +32,7 @@ from components.common.names import (
 from components.common.quantities import memory_bytes
 from components.common.security import container_security_context, pod_security_context
 from components.config import GpuMode, Resources
-from components.config.types import resources
+from components.config.model import resources
 
 # Node agents run on every node, tainted GPU nodes included.
 NODE_AGENT_TOLERATIONS = [{"operator": "Exists", "effect": "NoSchedule"}]
