@@ -58,7 +58,7 @@ class MonitoringStack(pulumi.ComponentResource):
         )
         cluster = cluster_of(settings, foundation.namespace)
 
-        bucket: pulumi.Input[str] = settings.s3_bucket
+        bucket: pulumi.Input[str] | None = settings.s3_bucket  # None: Cedana's
         if settings.create_bucket:
             bucket = MetricsBucket(
                 f"{name}-bucket", MetricsBucketArgs.from_settings(settings), opts=child
@@ -104,7 +104,7 @@ class MonitoringStack(pulumi.ComponentResource):
             "chartVersions": settings.chart_versions(),
             "credentialsMode": settings.credentials_mode.value,
             "gpuMode": settings.gpu_mode.value,
-            "bucket": bucket,
+            "bucket": "Cedana's (verify names it)" if bucket is None else bucket,
             "verifyCommand": verify_command(pulumi.get_stack()),
         }
         self.register_outputs(self.exports)

@@ -8,6 +8,8 @@ It trades the Cedana auth token for short-lived STS credentials
   the AWS SDK in Vector refetches before they expire (`AWS_CONTAINER_CREDENTIALS_FULL_URI`);
 - keeps `CREDENTIALS_FILE` current (an AWS shared-credentials file, written atomically), with
   the expiry recorded so that a restart serves unexpired credentials at once;
+- with `TARGET_FILE`, keeps where Cedana's answer says to write (bucket, region, key prefix) in
+  that file, as JSON, for Vector's secret backend; Vector reloads when it changes;
 - answers `/health`, `/ready` and `/status` (a small JSON document for `scripts/verify`: the
   expiry, the last refresh and the last error, the bucket and prefix issued and whether they
   fit the stack; never a secret) on `HEALTH_PORT`.
@@ -74,6 +76,10 @@ _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m":
 _PLAIN = re.compile(r"[!-~]+")
 _SECRET_FIELDS = ("access_key_id", "secret_access_key", "session_token")
 _LABEL_FIELDS = ("bucket", "prefix", "region")
+# The key prefix Vector writes under when Cedana names none (the program's default).
+DEFAULT_KEY_PREFIX = "vector/data/"
+# Characters S3 documents as safe in a key: nothing a template or a config could read as its own.
+_SAFE_PREFIX = re.compile(r"[A-Za-z0-9!_.*'()/-]*")
 _FILE_META = re.compile(r"^# (expiration|bucket|prefix|region): (.*)$")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _REASONS = {
@@ -294,8 +300,13 @@ class Config:
                 f"Invalid HEALTH_PORT: {health_text!r} is not a port number (1 to 65535)"
             ) from None
         self.token_file = get("CREDENTIALS_AUTH_TOKEN_FILE") or None
-        self.s3_bucket = get("S3_BUCKET") or None
-        self.key_prefix = get("KEY_PREFIX") or None
+        self.s3_bucket, self.key_prefix = get("S3_BUCKET") or None, get("KEY_PREFIX") or None
+        # TARGET_FILE: where Cedana's answer says to write, for Vector. UNTIL_CREDENTIALS: the
+        # collector's init container, which fetches until it holds credentials, writes, exits.
+        self.target_file, self.until_credentials = (
+            get("TARGET_FILE") or None,
+            get("UNTIL_CREDENTIALS").lower() == "true",
+        )
         self.request_timeout = duration("REQUEST_TIMEOUT", "10s")[1]
         self.retry_initial = duration("RETRY_INITIAL_DELAY", "2s")[1]
         self.retry_max = duration("RETRY_MAX_DELAY", "5m")[1]
@@ -652,6 +663,51 @@ def write_credentials_file(path: str | os.PathLike[str], credentials: Credential
         raise
 
 
+def target_of(credentials: Credentials) -> dict[str, str]:
+    """Where Cedana's answer says to write, as Vector reads it: SECRET[cedana.bucket], ...region
+    and ...key_prefix (the prefix with one final '/', to which Vector adds the minute)."""
+    prefix = credentials.prefix.strip("/")
+    return {
+        "bucket": credentials.bucket,
+        "region": credentials.region,
+        "key_prefix": f"{prefix}/" if prefix else DEFAULT_KEY_PREFIX,
+    }
+
+
+def target_problem(target: dict[str, str]) -> str | None:
+    """Why Vector could not write where the answer says, or None."""
+    missing = [key for key in ("bucket", "region") if not target[key]]
+    if missing:
+        settings = " and ".join({"bucket": "s3Bucket", "region": "awsRegion"}[k] for k in missing)
+        return f"Cedana's answer names no {' and no '.join(missing)}; set {settings}"
+    if not _SAFE_PREFIX.fullmatch(target["key_prefix"]) or "//" in target["key_prefix"]:
+        return f"Cedana's prefix {excerpt(target['key_prefix'])!r} is not a plain S3 key prefix"
+    return None
+
+
+def write_target_file(path: str | os.PathLike[str], target: dict[str, str]) -> bool:
+    """Writes the target atomically if it differs from the file's; whether it did."""
+    path = Path(path)
+    text = json.dumps(target, sort_keys=True) + "\n"
+    with contextlib.suppress(OSError, ValueError):
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+    return True
+
+
 def read_credentials_file(path: str | os.PathLike[str], now: datetime) -> Credentials | None:
     """Unexpired credentials from a file this program wrote, else None."""
     try:
@@ -771,6 +827,8 @@ def status_document(
             covers(held.prefix, config.key_prefix) if held and config.key_prefix else None
         ),
         "cedana_url": config.cedana_url,
+        # Where Vector writes when the stack leaves it to Cedana (TARGET_FILE), else null.
+        "target": target_of(held) if config.target_file and held else None,
     }
 
 
@@ -802,13 +860,16 @@ class Refresher(threading.Thread):
                 return
             try:
                 credentials, date = fetch_credentials(self.config, now_utc())
+                # Counted before they are served: /status never shows ready without a success.
+                self.attempts = self.attempts.succeeded(now_utc())
                 self.accept(credentials, date)
             except FetchError as error:
                 reason = str(error)
             except Exception as error:  # nothing may end the refresh loop
                 reason = f"unexpected {type(error).__name__}"
             else:
-                self.attempts = self.attempts.succeeded(now_utc())
+                if self.config.until_credentials:
+                    return
                 failures = 0
                 delay = refresh_delay(
                     now_utc(),
@@ -859,8 +920,29 @@ class Refresher(threading.Thread):
             self.file_failing = False
             log(f"[{format_time(now_utc())}] Credentials written successfully {summary}")
         self.warn_on_short_lifetime(credentials, date)
+        if self.config.target_file:
+            self.write_target(self.config.target_file, credentials)
         self.warn_on_bucket_mismatch(credentials)
         self.warn_on_key_prefix(credentials)
+
+    def write_target(self, path: str, credentials: Credentials) -> None:
+        target = target_of(credentials)
+        problem = target_problem(target)
+        if problem:
+            # Vector keeps writing where the file last said (or waits for a first answer).
+            log(f"Error: not written to {path}: {problem}", error=True)
+            return
+        try:
+            changed = write_target_file(path, target)
+        except (OSError, ValueError) as error:
+            why = describe(error, self.config.auth_token)
+            log(f"Error: cannot write {path} ({why})", error=True)
+            return
+        if changed:
+            log(
+                f"Vector writes to s3://{target['bucket']}/{target['key_prefix']}"
+                f" ({target['region']}) from now on"
+            )
 
     def warn_on_short_lifetime(self, credentials: Credentials, date: str | None) -> None:
         now = now_utc()
@@ -1121,6 +1203,13 @@ def main(env: dict[str, str] | None = None) -> int:
             f" (expires: {format_time(saved.expiration)}, bucket: {saved.bucket},"
             f" prefix: {saved.prefix})"
         )
+
+    if config.until_credentials:
+        # The init container: nothing to serve; it ends once credentials (and the target) are
+        # written. A restart of the pod's containers finds them and ends at once.
+        if saved is None or (config.target_file and not Path(config.target_file).exists()):
+            Refresher(config, state, threading.Event(), 0.0).run()
+        return 0
 
     # SIGTERM and SIGINT are blocked before any thread starts, so every thread inherits the mask
     # and the signals wait for sigwait below: no handler runs inside another thread's lock.

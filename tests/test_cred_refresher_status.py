@@ -39,6 +39,7 @@ FIELDS = {
     "bucket",
     "prefix",
     "region",
+    "target",
     "configured_bucket",
     "bucket_matches",
     "key_prefix",

@@ -172,6 +172,7 @@ def test_without_persistence_the_buffer_volume_is_bounded(
         "aws-credentials",
         "cred-refresher-script",
         "credentials-endpoint-token",
+        "cedana-target",
     ]
 
 

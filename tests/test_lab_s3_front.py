@@ -29,7 +29,7 @@ class _Stored(BaseHTTPRequestHandler):
 def front() -> Iterator[S3Front]:
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), _Stored)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
-    front = S3Front(int(upstream.server_address[1]), authorize=lambda key_id: None)
+    front = S3Front(int(upstream.server_address[1]), authorize=lambda key_id, path: None)
     front.start()
     yield front
     front.stop()

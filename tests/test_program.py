@@ -190,13 +190,14 @@ def test_no_secret_reaches_an_export_or_a_non_secret_input(default_run: ProgramR
 
 
 BASE_VALUES = {"s3Bucket": "cedana-metrics-example", "awsRegion": "us-east-1"}
+STATIC_SECRETS = {**TEST_SECRETS, "awsAccessKeyId": "AKIAEXAMPLE", "awsSecretAccessKey": "example"}
 BAD_CONFIGS: list[tuple[str, dict[str, str], dict[str, str]]] = [
     # (key, stack values, secrets); an empty string is an unset key whose default is "".
     ("clusterId", {}, {**TEST_SECRETS, "clusterId": ""}),
     ("authToken", {}, {"clusterId": TEST_SECRETS["clusterId"]}),
     ("clusterId", {}, {**TEST_SECRETS, "clusterId": "not-a-uuid"}),
     ("s3Bucket", {"s3Bucket": "Bad_Bucket"}, TEST_SECRETS),
-    ("s3Bucket", {"s3Bucket": ""}, TEST_SECRETS),
+    ("s3Bucket", {"s3Bucket": "", "credentialsMode": "static"}, STATIC_SECRETS),
     ("awsRegion", {"awsRegion": "Europe"}, TEST_SECRETS),
     ("cedanaUrl", {"cedanaUrl": "http://api.cedana.ai"}, TEST_SECRETS),
     ("namespace", {"namespace": "Not_A_Label"}, TEST_SECRETS),
@@ -225,8 +226,8 @@ def test_a_bad_configuration_stops_the_program_before_anything_is_registered(
 
 
 def test_the_cli_refuses_a_stack_without_a_required_key() -> None:
-    with pytest.raises(MissingConfigError, match="s3Bucket"):
-        run_program({"awsRegion": "us-east-1"})
+    with pytest.raises(MissingConfigError, match="clusterId"):
+        run_program({}, {"authToken": TEST_SECRETS["authToken"]})
 
 
 def test_vector_waits_for_its_credentials_and_the_namespace(default_run: ProgramRun) -> None:

@@ -314,6 +314,8 @@ def test_the_collectors_credentials_live_in_memory_and_its_buffer_on_a_volume(
             "name": "credentials-endpoint-token",
             "secret": {"defaultMode": 0o444, "secretName": "cred-refresher-endpoint-token"},
         },
+        # Where Cedana's answer says to write: not secret, so not only in memory.
+        {"name": "cedana-target", "emptyDir": {"sizeLimit": "1Mi"}},
     ]
     assert values["persistence"] == {
         "enabled": True,

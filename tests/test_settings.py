@@ -24,6 +24,10 @@ from simulation.mocks import ROOT, TEST_SECRETS, project_config
 SECRET_KEYS = frozenset(k for k, d in declarations().items() if d.secret)
 
 GOOD = {"s3Bucket": "cedana-metrics-example", "awsRegion": "us-east-1", **TEST_SECRETS}
+IRSA = {
+    "credentialsMode": "irsa",
+    "irsaOidcProviderArn": "arn:aws:iam::123456789012:oidc-provider/oidc.example/id/A",
+}
 
 
 def load(**overrides: Any) -> Any:
@@ -63,7 +67,7 @@ def test_a_stale_pulumi_yaml_is_detected(monkeypatch: pytest.MonkeyPatch, tmp_pa
 def test_required_settings_have_no_default_so_the_cli_demands_them() -> None:
     declared = project_config()
     required = [k for k, d in declarations().items() if d.required]
-    assert required == ["clusterId", "s3Bucket", "awsRegion"]
+    assert required == ["clusterId"]
     for key in required:
         assert "default" not in declared[key], key
 
@@ -105,7 +109,7 @@ def test_a_minimal_stack_loads_with_the_documented_defaults() -> None:
     assert settings.gpu_mode == "install"
     assert settings.cedana_url == "https://api.cedana.ai"
     assert settings.kube_context is None
-    assert settings.vector_key_prefix == "vector/data/{{ tags.ts }}/"
+    assert settings.vector_key_prefix is None
     assert settings.prometheus_server_resources.to_kubernetes()["limits"] == {
         "cpu": "1",
         "memory": "2Gi",
@@ -146,8 +150,9 @@ def test_valid_bucket_names_pass(bucket: str) -> None:
 BAD: list[tuple[str, dict[str, Any], str]] = [
     ("clusterId", {"clusterId": None}, "pulumi config set --secret cedana-monitoring:clusterId"),
     ("authToken", {"authToken": None}, "pulumi config set --secret cedana-monitoring:authToken"),
-    ("s3Bucket", {"s3Bucket": None}, "pulumi config set cedana-monitoring:s3Bucket"),
-    ("awsRegion", {"awsRegion": None}, "pulumi config set cedana-monitoring:awsRegion"),
+    # Only Cedana's answer can name the bucket and its region: every other mode needs both.
+    ("s3Bucket", {"s3Bucket": None, **IRSA}, "pulumi config set cedana-monitoring:s3Bucket"),
+    ("awsRegion", {"awsRegion": None, **IRSA}, "pulumi config set cedana-monitoring:awsRegion"),
     ("clusterId", {"clusterId": "cluster-1"}, "--secret cedana-monitoring:clusterId"),
     ("s3Bucket", {"s3Bucket": "Cedana_Metrics"}, "cedana-monitoring:s3Bucket"),
     ("s3Bucket", {"s3Bucket": "ab"}, "cedana-monitoring:s3Bucket"),
@@ -360,6 +365,7 @@ def test_the_settings_reference_lists_every_setting_with_its_default_and_fix() -
         assert ("| yes |" in row) == declaration.secret, key
     assert "| `vectorBatchTimeoutSecs` | integer | `30` |" in reference
     assert "| `clusterId` | string | required | yes |" in reference
+    assert "| `s3Bucket` | string | unset |" in reference
 
 
 def test_the_settings_model_has_a_json_schema() -> None:

@@ -99,6 +99,8 @@ data:
 {{ tpl (toYaml .Values.customConfig) . | indent 4 }}
   extraContainers: |
 {{ tpl (toYaml .Values.extraContainers) . | indent 4 }}
+  initContainers: |
+{{ tpl (toYaml (.Values.initContainers | default list)) . | indent 4 }}
 """
 
 
@@ -132,9 +134,12 @@ def test_the_key_prefix_survives_helms_tpl_pass(
         # Everything reaches Vector exactly as generated, the key prefix unescaped.
         expected = helm_tpl_unescape(json.loads(json.dumps(values["customConfig"])))
         if "s3_sink" in expected["sinks"]:
-            assert expected["sinks"]["s3_sink"]["key_prefix"] == "vector/data/{{ tags.ts }}/"
+            # cedana: under the prefix of Cedana's answer (the refresher writes it for Vector).
+            prefix = "SECRET[cedana.key_prefix]" if credentials == "cedana" else "vector/data/"
+            assert expected["sinks"]["s3_sink"]["key_prefix"] == prefix + "{{ tags.ts }}/"
         assert rendered["customConfig"] == expected
         assert rendered["extraContainers"] == values["extraContainers"]
+        assert rendered["initContainers"] == values.get("initContainers", [])
 
 
 def test_an_unescaped_template_would_not_survive(tmp_path: Path) -> None:
@@ -171,7 +176,8 @@ def test_the_collector_alone_writes_what_cedana_ingests(default_run: ProgramRun)
         "compression": "none",
         "encoding": {"codec": "json"},
         "batch": {"max_bytes": 10485760, "timeout_secs": 30},
-        "key_prefix": '{{ "{{" }} tags.ts {{ "}}" }}'.join(["vector/data/", "/"]),
+        # Under the prefix of Cedana's answer, which its credentials allow.
+        "key_prefix": '{{ "{{" }} tags.ts {{ "}}" }}'.join(["SECRET[cedana.key_prefix]", "/"]),
         "filename_time_format": "%s",
         "filename_append_uuid": True,
         # A 403 (or 400/401: an expired token) keeps and retries the batch.

@@ -507,3 +507,25 @@ def fenced(text: str) -> list[str]:
         elif inside:
             lines.append(line)
     return lines
+
+
+# --- A place left to Cedana's answer ---------------------------------------------------------
+
+
+def test_where_cedanas_answer_names_the_place_verify_says_it_as_the_refresher_wrote_it() -> None:
+    world = healthy()
+    world.collector_config["sinks"]["s3_sink"] |= {
+        "bucket": "SECRET[cedana.bucket]",
+        "region": "SECRET[cedana.region]",
+        "key_prefix": "SECRET[cedana.key_prefix]{{ tags.ts }}/",
+    }
+    assert isinstance(world.refresher, dict)
+    world.refresher["target"] = {
+        "bucket": BUCKET,
+        "region": "us-east-1",
+        "key_prefix": f"{PREFIX}/",
+    }
+    assert f"to s3://{BUCKET}/{PREFIX}/;" in run(world)["s3-writes"].line
+    # Without the refresher's word, the line says whose place it is, not a placeholder.
+    world.refresher.pop("target")
+    assert "to s3://<Cedana's bucket>/<Cedana's key_prefix>;" in run(world)["s3-writes"].line

@@ -28,6 +28,8 @@ from typing import Any
 
 from components.common.names import (
     AGENT_SINK,
+    CEDANA_TARGET_BACKEND,
+    DEFAULT_KEY_PREFIX,
     PROJECT,
     PROMETHEUS_SERVER_PORT,
     REFRESHER_HEALTH_PORT,
@@ -35,6 +37,7 @@ from components.common.names import (
     VECTOR_AGENT_RELEASE,
     VECTOR_COLLECTOR_RELEASE,
     VECTOR_METRICS_PORT,
+    from_cedana,
     static_prefix,
 )
 from components.config import CredentialsMode, Settings
@@ -222,18 +225,30 @@ class Destination:
         return f"s3://{self.bucket}/{self.key_prefix}"
 
 
+CEDANA_FIELD = re.compile(rf"SECRET\[{CEDANA_TARGET_BACKEND}\.(\w+)\]")
+
+
 def destination(snapshot: Snapshot, settings: Settings) -> Destination:
     """Where the deployed collector writes (its ConfigMap), else what the stack says."""
     sink: dict[str, Any] = {}
     if not isinstance(snapshot.collector_config, Unread):
         sink = (snapshot.collector_config.get("sinks") or {}).get(S3_SINK) or {}
-    bucket = str(sink.get("bucket") or settings.s3_bucket)
-    key_prefix = static_prefix(str(sink.get("key_prefix") or settings.vector_key_prefix))
+    # Where the stack leaves them to Cedana, the refresher says what its answer named.
+    target = _issued(snapshot.refresher).get("target") or {}
+
+    def resolved(value: object) -> str:
+        return CEDANA_FIELD.sub(lambda m: str(target.get(m[1], f"<Cedana's {m[1]}>")), str(value))
+
+    bucket = resolved(sink.get("bucket") or settings.s3_bucket or from_cedana("bucket"))
+    region = resolved(sink.get("region") or settings.aws_region or from_cedana("region"))
+    default_prefix = from_cedana("key_prefix") if settings.left_to_cedana() else DEFAULT_KEY_PREFIX
+    prefix = sink.get("key_prefix") or settings.vector_key_prefix or default_prefix
+    key_prefix = static_prefix(resolved(prefix))
     endpoint = sink.get("endpoint") or settings.s3_endpoint
     host = (
         re.sub(r"^[a-z]+://", "", str(endpoint)).split("/")[0]
         if endpoint
-        else f"{bucket}.s3.{settings.aws_region}.amazonaws.com"
+        else f"{bucket}.s3.{region}.amazonaws.com"
     )
     return Destination(bucket, key_prefix, host)
 

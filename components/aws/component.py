@@ -14,7 +14,7 @@ from components.aws.policies import (
     pod_identity_trust_policy,
     writer_policy,
 )
-from components.common.names import PROJECT, VECTOR_COLLECTOR_RELEASE
+from components.common.names import DEFAULT_KEY_PREFIX, PROJECT, VECTOR_COLLECTOR_RELEASE
 from components.config import CredentialsMode, Settings
 
 
@@ -31,6 +31,7 @@ class AwsAccessArgs:
 
     @staticmethod
     def from_settings(settings: Settings, bucket: pulumi.Input[str]) -> AwsAccessArgs:
+        assert settings.aws_region  # required in the modes that assume a role (settings' rule)
         return AwsAccessArgs(
             mode=settings.credentials_mode,
             namespace=settings.namespace,
@@ -38,7 +39,7 @@ class AwsAccessArgs:
             service_accounts=[VECTOR_COLLECTOR_RELEASE],
             bucket=bucket,
             region=settings.aws_region,
-            key_prefix=settings.vector_key_prefix,
+            key_prefix=settings.vector_key_prefix or DEFAULT_KEY_PREFIX,
             oidc_provider_arn=settings.irsa_oidc_provider_arn,
             eks_cluster_name=settings.eks_cluster_name,
         )

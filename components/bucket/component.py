@@ -23,6 +23,8 @@ class MetricsBucketArgs:
 
     @staticmethod
     def from_settings(settings: Settings) -> MetricsBucketArgs:
+        # createBucket needs a mode of your own account, which requires both (the settings' rule).
+        assert settings.s3_bucket and settings.aws_region
         return MetricsBucketArgs(
             name_prefix=settings.s3_bucket,
             region=settings.aws_region,

@@ -41,6 +41,19 @@ PROMETHEUS_SERVER_PORT = 9090  # the server's container port, behind its Service
 S3_SINK = "s3_sink"  # the collector's, the only writer to S3
 AGENT_SINK = "collector"  # each agent's, to the collector
 EVENTS_PATH = "/events"
+DEFAULT_KEY_PREFIX = "vector/data/{{ tags.ts }}/"
+# Where Cedana's answer says to write (credentialsMode cedana): the refresher writes its bucket,
+# region and key prefix as JSON into a directory of the collector's pod that Vector watches; the
+# name does not end in .json, .yaml or .toml, so Vector does not read the file as configuration.
+CEDANA_TARGET_BACKEND = "cedana"  # Vector's secret backend: SECRET[cedana.bucket]
+CEDANA_TARGET_DIR = "/var/run/cedana/target"
+CEDANA_TARGET_FILE = f"{CEDANA_TARGET_DIR}/target.secrets"
+CEDANA_TARGET_KEYS = ("bucket", "region", "key_prefix")
+
+
+def from_cedana(key: str) -> str:
+    """A field of Cedana's answer, as Vector's configuration names it."""
+    return f"SECRET[{CEDANA_TARGET_BACKEND}.{key}]"
 
 
 def static_prefix(key_prefix: str) -> str:

@@ -134,10 +134,10 @@ class Settings(BaseModel):
     """Cedana auth token. SECRET; required when credentialsMode is cedana."""
     create_bucket: bool = False
     """Create the bucket in your own AWS account (s3Bucket plus a random suffix)."""
-    s3_bucket: r.BucketName = setting(example="<bucket-from-cedana>")
-    """S3 bucket for metrics (from Cedana); with createBucket, the created bucket's prefix."""
-    aws_region: r.Region = setting(example="us-east-1")
-    """The bucket's AWS region, e.g. us-east-1."""
+    s3_bucket: r.BucketName = setting(None, "<bucket>")
+    """S3 bucket for metrics; empty: Cedana's (cedana mode). With createBucket, its prefix."""
+    aws_region: r.Region = setting(None, "us-east-1")
+    """The bucket's AWS region, e.g. us-east-1; empty: Cedana's (cedana mode)."""
     s3_endpoint: S3Endpoint = setting(None, "https://minio.example.com")
     """Endpoint of an S3-compatible store (MinIO, R2); empty means AWS S3."""
     bucket_expiration_days: int = Field(30, ge=1, le=3650)
@@ -197,10 +197,8 @@ class Settings(BaseModel):
     """PriorityClass of the Vector pods; empty means none."""
     vector_api: bool = True
     """Vector's API on :8686 (the kubelet's health probes, `vector top`); false turns off both."""
-    vector_key_prefix: r.KeyPrefix = setting(
-        "vector/data/{{ tags.ts }}/", "'vector/data/{{ tags.ts }}/'"
-    )
-    """Object key prefix (a Vector template; Helm escaping is added by the program)."""
+    vector_key_prefix: r.KeyPrefix = setting(None, "'vector/data/{{ tags.ts }}/'")
+    """Object key prefix, a Vector template; empty: Cedana's prefix (cedana mode), else this."""
     vector_batch_max_bytes: int = Field(10_485_760, ge=1024)
     """Largest S3 object Vector writes, in bytes."""
     vector_batch_timeout_secs: int = Field(30, ge=1, le=3600)
@@ -299,6 +297,11 @@ class Settings(BaseModel):
             raise ValidationError.from_exception_data(type(self).__name__, found)
         return self
 
+    def left_to_cedana(self) -> bool:
+        """Whether Cedana's answer names the bucket, its region or the key prefix."""
+        unset = None in (self.s3_bucket, self.aws_region, self.vector_key_prefix)
+        return self.credentials_mode is CredentialsMode.CEDANA and unset
+
     def chart_versions(self) -> dict[str, str]:
         """The charts this stack installs, name -> exact version."""
         charts = {"prometheus": self.prometheus_chart_version, "vector": self.vector_chart_version}
@@ -323,7 +326,7 @@ def across(s: Settings) -> Iterator[tuple[str, str, str | None]]:
             set_command("credentialsMode", "irsa"),
         )
     longest = 63 - BUCKET_SUFFIX_LENGTH
-    if s.create_bucket and len(s.s3_bucket) > longest:
+    if s.create_bucket and len(s.s3_bucket or "") > longest:
         yield (
             "s3_bucket",
             f"must be at most {longest} characters when createBucket is true (a random suffix is"
@@ -353,9 +356,10 @@ def across(s: Settings) -> Iterator[tuple[str, str, str | None]]:
             yield "charts_dir", found, None
 
 
+BUCKET = ("s3_bucket", "aws_region")  # only Cedana's answer can name them
 REQUIRED_BY_MODE = {
     CredentialsMode.CEDANA: ("auth_token",),
-    CredentialsMode.STATIC: ("aws_access_key_id", "aws_secret_access_key"),
-    CredentialsMode.IRSA: ("irsa_oidc_provider_arn",),
-    CredentialsMode.POD_IDENTITY: ("eks_cluster_name",),
+    CredentialsMode.STATIC: (*BUCKET, "aws_access_key_id", "aws_secret_access_key"),
+    CredentialsMode.IRSA: (*BUCKET, "irsa_oidc_provider_arn"),
+    CredentialsMode.POD_IDENTITY: (*BUCKET, "eks_cluster_name"),
 }

@@ -114,9 +114,10 @@ def no_repeats(values: Sequence[Any]) -> str | None:
 
 # --- The domain's types, as settings declare them ---------------------------------------------
 
-BucketName = Annotated[str, checked(s3_bucket)]
+# Unset in credentialsMode cedana: Cedana's answer names the bucket, its region and the prefix.
+BucketName = Annotated[Unset, checked(s3_bucket)]
 Region = Annotated[
-    str, like(r"[a-z]{2}(-[a-z]+){1,2}-\d{1,2}", "must be an AWS region such as us-east-1")
+    Unset, like(r"[a-z]{2}(-[a-z]+){1,2}-\d{1,2}", "must be an AWS region such as us-east-1")
 ]
 Namespace = Annotated[str, checked(namespace)]
 DnsName = Annotated[str, checked(dns_name)]
@@ -137,7 +138,7 @@ Registry = Annotated[
         "must be a registry host with an optional path, such as registry.example.com/mirror",
     ),
 ]
-KeyPrefix = Annotated[str, checked(key_prefix)]
+KeyPrefix = Annotated[Unset, checked(key_prefix)]
 StorageClass = Annotated[
     str,
     like(

@@ -62,7 +62,7 @@ class VectorCredentialsArgs:
     def from_settings(
         settings: Settings,
         cluster: Cluster,
-        bucket: pulumi.Input[str],
+        bucket: pulumi.Input[str] | None,
         role_arn: pulumi.Input[str] | None,
     ) -> VectorCredentialsArgs:
         script = refresher_script()
@@ -78,8 +78,9 @@ class VectorCredentialsArgs:
                 refresh_interval=settings.cred_refresh_interval,
                 bucket=bucket,
                 script_checksum=script_checksum(script),
-                key_prefix=static_prefix(settings.vector_key_prefix),
+                key_prefix=static_prefix(settings.vector_key_prefix or ""),
                 insecure_cedana_url=settings.insecure_cedana_url,
+                target=settings.left_to_cedana(),
                 proxy_env=tuple(
                     proxy_env(settings.https_proxy, settings.cluster_domain, settings.no_proxy)
                 ),

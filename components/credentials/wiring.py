@@ -7,13 +7,15 @@ AWS_SHARED_CREDENTIALS_FILE: Vector reads such a file once and never again).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
 
 from components.common.names import (
     CEDANA_CREDENTIALS_SECRET,
+    CEDANA_TARGET_DIR,
+    CEDANA_TARGET_FILE,
     CREDENTIALS_PORT,
     REFRESHER_HEALTH_PORT,
 )
@@ -30,6 +32,7 @@ TOKEN_DIR = "/var/run/cedana/credentials-endpoint"
 TOKEN_FILE = f"{TOKEN_DIR}/token"
 SCRIPT_HASH_ANNOTATION = "cedana.ai/cred-refresher-checksum"
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+TARGET_VOLUME = "cedana-target"
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class CredentialWiring:
     containers: list[dict[str, Any]] = field(default_factory=list)
     volumes: list[dict[str, Any]] = field(default_factory=list)
     mounts: list[dict[str, Any]] = field(default_factory=list)
+    init_containers: list[dict[str, Any]] = field(default_factory=list)
+    args: list[str] = field(default_factory=list)  # Vector's, in place of the chart's
     pod_annotations: dict[str, str] = field(default_factory=dict)
     service_account_annotations: dict[str, pulumi.Input[str] | None] = field(default_factory=dict)
 
@@ -50,7 +55,7 @@ class RefresherSettings:
     resources: dict[str, dict[str, str]]
     cedana_url: str
     refresh_interval: str
-    bucket: pulumi.Input[str]
+    bucket: pulumi.Input[str] | None  # None: Cedana's
     script_checksum: str
     # The static part of Vector's key prefix: the refresher warns when the Cedana API's
     # session policy (its `prefix`) does not cover it.
@@ -60,6 +65,9 @@ class RefresherSettings:
     insecure_cedana_url: bool = False
     # HTTPS_PROXY / NO_PROXY, when egress goes through a proxy.
     proxy_env: tuple[dict[str, Any], ...] = ()
+    # Whether Vector writes where Cedana's answer says (a setting left the bucket, its region or
+    # the key prefix to Cedana): the refresher then writes the answer for Vector to read.
+    target: bool = False
 
 
 def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
@@ -86,9 +94,10 @@ def refresher_container(s: RefresherSettings) -> dict[str, Any]:
         {"name": "CREDENTIALS_ENDPOINT", "value": f"127.0.0.1:{CREDENTIALS_PORT}"},
         {"name": "CREDENTIALS_AUTH_TOKEN_FILE", "value": TOKEN_FILE},
         {"name": "HEALTH_PORT", "value": str(REFRESHER_HEALTH_PORT)},
-        {"name": "S3_BUCKET", "value": s.bucket},
+        {"name": "S3_BUCKET", "value": "" if s.bucket is None else s.bucket},
         {"name": "KEY_PREFIX", "value": s.key_prefix},
         *([{"name": "INSECURE_CEDANA_URL", "value": "true"}] if s.insecure_cedana_url else []),
+        *([{"name": "TARGET_FILE", "value": CEDANA_TARGET_FILE}] if s.target else []),
         *s.proxy_env,
         {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
         {"name": "PYTHONUNBUFFERED", "value": "1"},
@@ -106,6 +115,7 @@ def refresher_container(s: RefresherSettings) -> dict[str, Any]:
             {"name": "cred-refresher-script", "mountPath": SCRIPT_DIR, "readOnly": True},
             {"name": "aws-credentials", "mountPath": CREDENTIALS_DIR},
             {"name": "credentials-endpoint-token", "mountPath": TOKEN_DIR, "readOnly": True},
+            *([{"name": TARGET_VOLUME, "mountPath": CEDANA_TARGET_DIR}] if s.target else []),
         ],
         "resources": s.resources,
         # An API outage keeps /health at 200 (the process works); /ready follows whether
@@ -116,7 +126,43 @@ def refresher_container(s: RefresherSettings) -> dict[str, Any]:
     }
 
 
+def first_answer_container(s: RefresherSettings) -> dict[str, Any]:
+    """The refresher as an init container: it waits for Cedana's first answer, writes the
+    credentials (the sidecar reuses them) and where to write, and exits; Vector, which reads
+    the bucket, region and key prefix from that file, starts after it."""
+    sidecar = refresher_container(s)
+    return {
+        **{
+            k: v
+            for k, v in sidecar.items()
+            if k not in ("ports", "livenessProbe", "readinessProbe")
+        },
+        "name": "cedana-first-answer",
+        "env": [*sidecar["env"], {"name": "UNTIL_CREDENTIALS", "value": "true"}],
+    }
+
+
 def cedana_wiring(s: RefresherSettings) -> CredentialWiring:
+    wiring = _cedana_wiring(s)
+    return _with_target(wiring, s) if s.target else wiring
+
+
+def _with_target(wiring: CredentialWiring, s: RefresherSettings) -> CredentialWiring:
+    # Vector reloads when the directory changes; the secret backend then rereads the file.
+    watched = ["--config-dir", "/etc/vector/", "--config-dir", CEDANA_TARGET_DIR, "--watch-config"]
+    return replace(
+        wiring,
+        volumes=[*wiring.volumes, {"name": TARGET_VOLUME, "emptyDir": {"sizeLimit": "1Mi"}}],
+        mounts=[
+            *wiring.mounts,
+            {"name": TARGET_VOLUME, "mountPath": CEDANA_TARGET_DIR, "readOnly": True},
+        ],
+        init_containers=[first_answer_container(s)],
+        args=watched,
+    )
+
+
+def _cedana_wiring(s: RefresherSettings) -> CredentialWiring:
     return CredentialWiring(
         env=[
             {

@@ -54,6 +54,7 @@ from components.catalog import (
 )
 from components.common.names import (
     AGENT_SINK,
+    CEDANA_TARGET_BACKEND,
     EVENTS_PATH,
     S3_SINK,
     VECTOR_AGENTS_PORT,
@@ -111,6 +112,9 @@ class SinkSettings:
     compression: str
     buffer_max_bytes: int
     endpoint: str | None = None
+    # Where Cedana's answer is (credentialsMode cedana): the file Vector reads the bucket,
+    # region and key prefix from, when a setting leaves one of them to Cedana.
+    target_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -420,9 +424,14 @@ def collector_config(
         tagged.append("dcgm_tag")
     transforms["add_timestamp"] = _remap(tagged, ADD_TIMESTAMP)
     metrics_sources, metrics_sinks = own_metrics(wiring.metrics)
-    return {
+    config = {
         **_base(data_dir, wiring.api),
         "sources": sources | metrics_sources,
         "transforms": transforms,
         "sinks": {**metrics_sinks, S3_SINK: s3_sink(["add_timestamp"], sink)},
     }
+    if sink.target_file:
+        # A secret backend, so that SECRET[cedana.<key>] works in any field; Vector reads it
+        # again on every reload, which a change of the file's directory starts (--watch-config).
+        config["secret"] = {CEDANA_TARGET_BACKEND: {"type": "file", "path": sink.target_file}}
+    return config

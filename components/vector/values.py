@@ -13,6 +13,8 @@ from components.common.cluster import Cluster
 from components.common.egress import proxy_env
 from components.common.images import ImagePolicy, mirrored
 from components.common.names import (
+    CEDANA_TARGET_FILE,
+    DEFAULT_KEY_PREFIX,
     NODE_EXPORTER_PORT,
     VECTOR_AGENT_RELEASE,
     VECTOR_API_PORT,
@@ -20,6 +22,7 @@ from components.common.names import (
     VECTOR_METRICS_PORT,
     VECTOR_METRICS_PORT_NAME,
     Endpoints,
+    from_cedana,
 )
 from components.common.security import container_security_context, pod_security_context
 from components.config import Resources, Settings
@@ -92,6 +95,8 @@ def _common(
         "extraContainers": list(wiring.containers),
         "extraVolumes": list(wiring.volumes),
         "extraVolumeMounts": list(wiring.mounts),
+        **({"initContainers": list(wiring.init_containers)} if wiring.init_containers else {}),
+        **({"args": list(wiring.args)} if wiring.args else {}),
         "image": vector_image(pod.images),
         **probes(pod.api),
     }
@@ -236,17 +241,20 @@ class CollectorSettings:
     proxy_env: tuple[dict[str, Any], ...] = ()
 
     @staticmethod
-    def from_settings(settings: Settings, bucket: pulumi.Input[str]) -> CollectorSettings:
+    def from_settings(settings: Settings, bucket: pulumi.Input[str] | None) -> CollectorSettings:
+        cedana = settings.left_to_cedana()
+        prefix = f"{from_cedana('key_prefix')}{{{{ tags.ts }}}}/" if cedana else DEFAULT_KEY_PREFIX
         return CollectorSettings(
             sink=SinkSettings(
-                bucket=bucket,
-                region=settings.aws_region,
-                key_prefix=settings.vector_key_prefix,
+                bucket=from_cedana("bucket") if bucket is None else bucket,
+                region=settings.aws_region or from_cedana("region"),
+                key_prefix=settings.vector_key_prefix or prefix,
                 batch_max_bytes=settings.vector_batch_max_bytes,
                 batch_timeout_secs=settings.vector_batch_timeout_secs,
                 compression=settings.vector_compression,
                 buffer_max_bytes=settings.vector_collector_buffer_bytes,
                 endpoint=settings.s3_endpoint,
+                target_file=CEDANA_TARGET_FILE if cedana else None,
             ),
             collect_dcgm=settings.gpu_mode.collects,
             ship_events=bool(settings.event_reasons),
@@ -318,7 +326,9 @@ class VectorSettings:
     listen: str  # the address every listener binds (`[::]`, or `0.0.0.0` without IPv6)
 
     @staticmethod
-    def from_settings(settings: Settings, bucket: pulumi.Input[str], listen: str) -> VectorSettings:
+    def from_settings(
+        settings: Settings, bucket: pulumi.Input[str] | None, listen: str
+    ) -> VectorSettings:
         return VectorSettings(
             agent=AgentSettings.from_settings(settings),
             collector=CollectorSettings.from_settings(settings, bucket),

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -32,7 +33,7 @@ import boto3
 import yaml
 from moto.server import ThreadedMotoServer
 
-from components.common.names import static_prefix
+from components.common.names import CEDANA_TARGET_BACKEND, static_prefix
 from components.credentials.wiring import RefresherSettings, refresher_container
 from simulation.lab import analysis
 from simulation.lab.configs import (
@@ -60,6 +61,8 @@ from simulation.support.waiting import wait_until
 ROOT = Path(__file__).resolve().parents[2]
 REFRESHER = ROOT / "cred_refresher" / "cred_refresher.py"
 CREDENTIAL_LIFETIME = timedelta(minutes=2)
+LAB_PREFIX = "org-lab/v2/vector/data"  # Cedana's answer: an org's prefix, as in production
+MOVED_PREFIX = "org-lab-moved/v2/vector/data"
 ENDPOINT_TOKEN = "lab-endpoint-token-7d1e"
 
 
@@ -81,13 +84,15 @@ def missing_for_lab() -> list[str]:
 
 
 class RotatingCedana(FakeCedana):
-    """A fake Cedana API that issues a new key on every call, valid for `lifetime`."""
+    """A fake Cedana API that issues a new key on every call, valid for `lifetime` and, as
+    Cedana's session policies, only for keys under the prefix it names (an org's)."""
 
     def __init__(self) -> None:
-        super().__init__(bucket=BUCKET, prefix=static_prefix("vector/data/{{ tags.ts }}/"))
+        super().__init__(bucket=BUCKET, prefix=LAB_PREFIX)
         self.lifetime = CREDENTIAL_LIFETIME
         self.generation = 0
         self.expiry: dict[str, float] = {}
+        self.allowed: dict[str, str] = {}  # key id -> the path prefix it may write under
         self._issue = threading.Lock()
 
     def credentials(self) -> dict[str, str]:
@@ -96,13 +101,18 @@ class RotatingCedana(FakeCedana):
             body = super().credentials()
         assert self.last_expiration is not None
         self.expiry[body["access_key_id"]] = self.last_expiration.timestamp()
+        self.allowed[body["access_key_id"]] = f"/{BUCKET}/{self.prefix}/"
         return body
 
-    def authorize(self, key_id: str) -> str | None:
+    def authorize(self, key_id: str, path: str) -> str | None:
         expires = self.expiry.get(key_id)
         if expires is None:
             return "InvalidAccessKeyId"
-        return None if time.time() < expires else "ExpiredToken"
+        if time.time() >= expires:
+            return "ExpiredToken"
+        # Writes (a path with a key) only under the prefix; the bucket itself (health checks).
+        is_object = "/" in path.split("?", 1)[0].strip("/")
+        return "AccessDenied" if is_object and not path.startswith(self.allowed[key_id]) else None
 
 
 @dataclass
@@ -127,6 +137,7 @@ class Lab:
         self.watch = LoopbackWatch(ours=descends_from(os.getpid()))
         # Each Vector's own metrics: pod name -> (port, release, node), for verify's probe.
         self.vector_metrics: dict[str, tuple[int, str, str]] = {}
+        self.target_file = self.workdir / "target" / "target.secrets"
 
     # --- bring-up -------------------------------------------------------------------------
 
@@ -180,7 +191,8 @@ class Lab:
                 refresh_interval=self.settings.cred_refresh_interval,
                 bucket=BUCKET,
                 script_checksum="",
-                key_prefix=static_prefix(self.settings.vector_key_prefix),
+                key_prefix=static_prefix(self.settings.vector_key_prefix or ""),
+                target=self.settings.left_to_cedana(),
             )
         )
         secrets = {
@@ -192,18 +204,34 @@ class Lab:
             "CREDENTIALS_ENDPOINT": f"127.0.0.1:{port}",
             "CREDENTIALS_AUTH_TOKEN_FILE": str(token_file),
             "HEALTH_PORT": str(health),
+            "TARGET_FILE": str(self.target_file),
         }
         env = {"PATH": os.environ.get("PATH", "")}
         for item in container["env"]:
             name = item["name"]
             env[name] = local.get(name) or secrets.get(name) or str(item.get("value", ""))
         self.refresher_health = health
+        if "TARGET_FILE" in env:
+            # The collector pod's init container: Cedana's first answer before Vector starts.
+            first = subprocess.run(  # noqa: S603 (our own script, our own arguments)
+                [sys.executable, str(REFRESHER)],
+                env={**env, "UNTIL_CREDENTIALS": "true"},
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+            assert first.returncode == 0, first.stderr.decode()
         self._process(
             "refresher", [sys.executable, str(REFRESHER)], env, f"http://127.0.0.1:{health}/ready"
         )
 
     def _vector(self, name: str, config: dict[str, Any], env: dict[str, str], api: int) -> None:
         path = self.workdir / f"{name}.yaml"
+        argv = ["--config", str(path), "--quiet"]
+        if "secret" in config:
+            # As in the collector's pod: the answer's file, in a directory Vector watches.
+            config["secret"][CEDANA_TARGET_BACKEND]["path"] = str(self.target_file)
+            argv += ["--config-dir", str(self.target_file.parent), "--watch-config"]
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         Path(config["data_dir"]).mkdir(parents=True, exist_ok=True)
         vector = binary("VECTOR_BIN", "vector")
@@ -211,7 +239,7 @@ class Lab:
         base = {"PATH": os.environ.get("PATH", ""), "VECTOR_LOG": "info", "HOME": str(self.workdir)}
         self._process(
             name,
-            [vector, "--config", str(path), "--quiet"],
+            [vector, *argv],
             {**base, **env},
             f"http://127.0.0.1:{api}/health",
         )
@@ -409,6 +437,34 @@ def figures(lab: Lab, window: tuple[float, float], api_calls: int) -> dict[str, 
     return result
 
 
+def objects_by_prefix(lab: Lab) -> dict[str, int]:
+    """Objects written, by the prefix of Cedana's answer they went under (else `other`)."""
+    counts: Counter[str] = Counter()
+    for write in lab.s3.writes:
+        key = write.key.split("?", 1)[0].split(f"/{BUCKET}/", 1)[-1]
+        counts[
+            next((p for p in (LAB_PREFIX, MOVED_PREFIX) if key.startswith(f"{p}/")), "other")
+        ] += 1
+    return dict(counts)
+
+
+def refused_outside(lab: Lab, *phases: str) -> dict[str, dict[str, int]]:
+    """Refused writes outside the given phases: phase -> S3 error code -> count."""
+    found: dict[str, Counter[str]] = {}
+    for at, _, code in lab.s3.refused:
+        phase = lab.phase_at(at)
+        if phase not in phases:
+            found.setdefault(phase, Counter())[code] += 1
+    return {phase: dict(codes) for phase, codes in sorted(found.items())}
+
+
+def first_write_after(lab: Lab, phase: str) -> float | None:
+    """Seconds from the end of a phase to the first object S3 accepted after it."""
+    end = next(e for name, _, e in lab.phases if name == phase)
+    after = [w.at for w in lab.s3.writes if w.at > end]
+    return round(min(after) - end, 1) if after else None
+
+
 def rotation_gap_seconds(lab: Lab, faults: list[tuple[float, float]]) -> float:
     """Seconds in which writes were refused because the credentials had expired (outside the
     deliberate faults): zero when Vector always holds fresh credentials."""
@@ -450,6 +506,23 @@ def fault_run(workdir: Path, agents: int, scale: float) -> dict[str, Any]:
         lab.phase("kill_collector", 30, during=lambda: lab.restart("collector"))
         lab.phase("kill_agent", 30, during=lambda: lab.restart("agent-0"))
         lab.phase("agents_cut_off", 120, during=lab.relay.cut, after=lab.relay.start)
+        # Cedana moves the cluster to another prefix: its next credentials are only for that
+        # one; the refresher rewrites the answer's file and Vector reloads its sink.
+        lifetime = CREDENTIAL_LIFETIME.total_seconds()
+        lab.phase(
+            "cedana_moves",
+            1.5 * lifetime,
+            during=lambda: setattr(lab.cedana, "prefix", MOVED_PREFIX),
+        )
+        # Cedana unreachable for three credential lifetimes: the credentials held expire, the
+        # refresher answers 503, S3 is not written; then Cedana is back.
+        collector_pid = lab.processes["collector"].pid
+        lab.phase(
+            "cedana_down",
+            3 * lifetime,
+            during=lambda: setattr(lab.cedana, "mode", "500"),
+            after=lambda: setattr(lab.cedana, "mode", "ok"),
+        )
         lab.phase("recovery", 2 * steady / 3)
         end, calls = time.time(), len(lab.cedana.requests) - calls
         lab.drain(quiet=3 * lab.settings.vector_batch_timeout_secs, limit=240)
@@ -461,7 +534,14 @@ def fault_run(workdir: Path, agents: int, scale: float) -> dict[str, Any]:
             "lost_after_s3_outage": phase["s3_outage"],
             "dropped_on_403": phase["s3_403"] + phase["after_403"],
             "lost_after_vector_kill": phase["kill_collector"] + phase["kill_agent"],
-            "lost_when_agents_cut_off": phase["agents_cut_off"] + phase["recovery"],
+            "lost_when_agents_cut_off": phase["agents_cut_off"],
+            "lost_when_cedana_moves": phase["cedana_moves"],
+            "lost_when_cedana_is_down": phase["cedana_down"] + phase["recovery"],
+            "collector_restarted_while_cedana_was_down": lab.processes["collector"].pid
+            != collector_pid,
+            "objects_by_prefix": objects_by_prefix(lab),
+            "refused_outside_the_403_phase": refused_outside(lab, "s3_403", "after_403"),
+            "first_write_after_cedana_is_back_seconds": first_write_after(lab, "cedana_down"),
             "refused_writes": {
                 code: sum(1 for _, _, c in lab.s3.refused if c == code)
                 for code in sorted({c for _, _, c in lab.s3.refused})

@@ -47,8 +47,9 @@ class Write:
 @dataclass
 class S3Front:
     upstream_port: int
-    # access key -> None when valid now, else the S3 error code to answer (e.g. ExpiredToken)
-    authorize: Callable[[str], str | None]
+    # (access key, request path) -> None when allowed now, else the S3 error code to answer
+    # (ExpiredToken; AccessDenied for a key outside what the credentials were issued for)
+    authorize: Callable[[str, str], str | None]
     port: int = 0
     mode: str = "pass"  # pass, forbidden
     writes: list[Write] = field(default_factory=list)
@@ -96,7 +97,11 @@ class S3Front:
             def _forward(self, body: bytes) -> None:
                 match = CREDENTIAL.search(self.headers.get("Authorization", ""))
                 key_id = match.group(1) if match else ""
-                code = "AccessDenied" if front.mode == "forbidden" else front.authorize(key_id)
+                code = (
+                    "AccessDenied"
+                    if front.mode == "forbidden"
+                    else front.authorize(key_id, self.path)
+                )
                 if code:
                     with front._lock:
                         front.refused.append((time.time(), key_id, code))

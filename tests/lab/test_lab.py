@@ -57,3 +57,19 @@ def test_objects_per_minute_do_not_grow_with_the_agents(tmp_path: Path) -> None:
     assert many["cedana_api_calls_per_hour"] <= one["cedana_api_calls_per_hour"] * 1.5
     assert many["duplicates"] == 0 and many["gaps"] == 0
     assert one["connections_off_the_machine"] == many["connections_off_the_machine"] == []
+
+
+def test_vector_writes_where_cedanas_answer_says_and_follows_a_move(faults: dict[str, Any]) -> None:
+    # Under the org prefix Cedana's answer names (the S3 front refuses any other key), then,
+    # once Cedana moves the cluster, under the new one: nothing lost, nothing twice.
+    by_prefix = faults["objects_by_prefix"]
+    assert by_prefix.get("org-lab/v2/vector/data", 0) > 0
+    assert by_prefix.get("org-lab-moved/v2/vector/data", 0) > 0
+    assert by_prefix.get("other", 0) == 0
+    assert faults["lost_when_cedana_moves"] == 0
+
+
+def test_cedana_down_for_three_credential_lifetimes_loses_nothing(faults: dict[str, Any]) -> None:
+    assert faults["lost_when_cedana_is_down"] == 0
+    assert faults["collector_restarted_while_cedana_was_down"] is False
+    assert faults["first_write_after_cedana_is_back_seconds"] is not None
