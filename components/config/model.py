@@ -106,8 +106,7 @@ HostCollectors = Annotated[tuple[r.HostCollector, ...], r.checked(r.no_repeats)]
 
 
 def setting(default: Any = ..., example: str | None = None, group: str | None = None) -> Any:
-    """A setting's default, the value its fixing `pulumi config set` shows (else the default)
-    and the section of the docs it starts."""
+    """A setting's default, the value its `pulumi config set` shows, the docs section it starts."""
     extra: JsonDict | None = {"group": group} if group else None
     return Field(default, examples=[example] if example else None, json_schema_extra=extra)
 

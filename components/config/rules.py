@@ -99,10 +99,8 @@ def key_prefix(value: str) -> str | None:
 
 def host_collector(collector: str) -> str | None:
     if collector in POD_COLLECTORS:
-        return (
-            f"{collector!r} would describe the agent's pod, not the node:"
-            f" it {POD_COLLECTORS[collector]}"
-        )
+        why = POD_COLLECTORS[collector]
+        return f"{collector!r} would describe the agent's pod, not the node: it {why}"
     if collector not in NODE_COLLECTORS:
         return f"{collector!r} is not one of {', '.join(NODE_COLLECTORS)}"
     return None
@@ -114,7 +112,6 @@ def no_repeats(values: Sequence[Any]) -> str | None:
 
 # --- The domain's types, as settings declare them ---------------------------------------------
 
-# Unset in credentialsMode cedana: Cedana's answer names the bucket, its region and the prefix.
 BucketName = Annotated[Unset, checked(s3_bucket)]
 Region = Annotated[
     Unset, like(r"[a-z]{2}(-[a-z]+){1,2}-\d{1,2}", "must be an AWS region such as us-east-1")
