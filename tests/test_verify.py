@@ -111,7 +111,7 @@ EXPECTED: dict[str, tuple[set[str], str, tuple[str, ...], tuple[str, ...]]] = {
             "s3://cedana-metrics-wrong/org-1/v2/vector/data/",
             "Cedana's credentials are for bucket cedana-metrics",
         ),
-        ("pulumi config set cedana-monitoring:s3Bucket cedana-metrics", "pulumi up"),
+        ("pulumi config rm cedana-monitoring:s3Bucket", "Cedana's answer", "pulumi up"),
     ),
     "Cedana unreachable": (
         {"credentials"},
@@ -194,7 +194,7 @@ def test_the_fixes_are_shell_ready() -> None:
 # --- Details of the checks -------------------------------------------------------------------
 
 
-def test_a_prefix_outside_cedanas_is_a_403_with_the_key_prefix_to_set() -> None:
+def test_a_prefix_outside_cedanas_is_a_403_with_the_setting_to_unset() -> None:
     verdicts = run(prefix_outside_cedanas())
     assert (
         "403: Cedana's credentials allow keys under org-1/v2/vector/data/ only, not vector/data/"
@@ -202,9 +202,14 @@ def test_a_prefix_outside_cedanas_is_a_403_with_the_key_prefix_to_set() -> None:
     )
     fix = verdicts["credentials"].fix
     assert fix is not None
-    assert shlex.split(fix.removesuffix(", then pulumi up"))[-1] == (
-        "org-1/v2/vector/data/{{ tags.ts }}/"
-    )
+    # Unset, the prefix is the one Cedana's answer names (and its credentials allow).
+    assert shlex.split(fix.split(" (", 1)[0]) == [
+        "pulumi",
+        "config",
+        "rm",
+        "cedana-monitoring:vectorKeyPrefix",
+    ]
+    assert fix == verdicts["s3-writes"].fix
     assert "does not cover vector/data/" in verdicts["credentials"].line
 
 
@@ -529,3 +534,26 @@ def test_where_cedanas_answer_names_the_place_verify_says_it_as_the_refresher_wr
     # Without the refresher's word, the line says whose place it is, not a placeholder.
     world.refresher.pop("target")
     assert "to s3://<Cedana's bucket>/<Cedana's key_prefix>;" in run(world)["s3-writes"].line
+
+
+def test_a_collector_waiting_for_cedanas_first_answer_says_so_and_where_to_look() -> None:
+    world = healthy()
+    collector = world.pod_named("vector-collector-0")
+    collector["status"] |= {
+        "phase": "Pending",
+        "initContainerStatuses": [
+            {"name": "cedana-first-answer", "ready": False, "state": {"running": {}}}
+        ],
+        "containerStatuses": [
+            {"name": c, "ready": False, "state": {"waiting": {"reason": "PodInitializing"}}}
+            for c in ("vector", "cred-refresher")
+        ],
+    }
+    world.statefulsets[0]["status"]["readyReplicas"] = 0
+    verdict = run(world)["workloads"]
+    assert not verdict.ok
+    assert "vector-collector-0 WaitingForCedana (cedana-first-answer)" in verdict.line
+    assert verdict.fix == (
+        "kubectl logs -n cedana-monitoring vector-collector-0 -c cedana-first-answer  (the auth"
+        " token, the way to Cedana's API, httpsProxy)"
+    )

@@ -107,7 +107,8 @@ def test_a_broken_stack_prints_its_crosses_and_fixes_and_exits_1(
     assert [c.split(":")[0] for c in crosses] == ["✗ S3 writes", "✗ credentials"]
     assert "403" in crosses[0] and "s3://cedana-metrics-wrong/" in crosses[0]
     assert (
-        "  fix: pulumi config set cedana-monitoring:s3Bucket cedana-metrics, then pulumi up" in out
+        "  fix: pulumi config rm cedana-monitoring:s3Bucket (the collector then writes where"
+        " Cedana's answer says), then pulumi up" in out
     )
     assert out[-1] == "data does not reach Cedana: 2 of 8 checks failed"
 

@@ -43,7 +43,7 @@ from components.common.names import (
 from components.config import CredentialsMode, Settings
 from components.prometheus.values import SELF_JOB, VECTOR_METRICS_JOB
 from verify.verdict import Series, Snapshot, Unread, Verdict, ago, listed, plural, size, when
-from verify.workloads import COLLECTOR_POD, collector_problem, config_set
+from verify.workloads import COLLECTOR_POD, collector_problem, config_set, leave_to_cedana
 
 REMOTE_NAME = "vector-collector"  # the remote write's name (components/prometheus/values.py)
 WINDOW = "15m"
@@ -274,13 +274,13 @@ def refusal(snapshot: Snapshot, settings: Settings, where: Destination) -> tuple
     if status.get("bucket_matches") is False:
         return (
             f"403: Cedana's credentials are for bucket {status.get('bucket')}, not {where.bucket}",
-            f"{config_set('s3Bucket', str(status.get('bucket')))}, then pulumi up",
+            leave_to_cedana("s3Bucket"),
         )
     if status.get("prefix_covers_key_prefix") is False:
         prefix = str(status.get("prefix") or "").rstrip("/")
         return (
             f"403: Cedana's credentials allow keys under {prefix}/ only, not {where.key_prefix}",
-            f"{config_set('vectorKeyPrefix', prefix + '/{{ tags.ts }}/')}, then pulumi up",
+            leave_to_cedana("vectorKeyPrefix"),
         )
     cause = (
         "S3 answers with an error status (Vector logs 'service error' without the status: a 403"
@@ -505,18 +505,9 @@ def _cedana_credentials(snapshot: Snapshot, settings: Settings) -> Verdict:
         return Verdict(check, False, line, _refresh_fix(error, status, settings), details)
     if status.get("bucket_matches") is False:
         line = ", ".join(parts) + f"; the collector writes to {status.get('configured_bucket')}"
-        return Verdict(
-            check, False, line, f"{config_set('s3Bucket', str(bucket))}, then pulumi up", details
-        )
+        return Verdict(check, False, line, leave_to_cedana("s3Bucket"), details)
     if status.get("prefix_covers_key_prefix") is False:
-        value = prefix.rstrip("/") + "/{{ tags.ts }}/"
-        return Verdict(
-            check,
-            False,
-            ", ".join(parts),
-            f"{config_set('vectorKeyPrefix', value)}, then pulumi up",
-            details,
-        )
+        return Verdict(check, False, ", ".join(parts), leave_to_cedana("vectorKeyPrefix"), details)
     return Verdict(check, True, ", ".join(parts), None, details)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from components.common.names import (
     DCGM_RELEASE,
     EVENT_EXPORTER_NAME,
+    FIRST_ANSWER_CONTAINER,
     PROJECT,
     VECTOR_AGENT_RELEASE,
     VECTOR_COLLECTOR_RELEASE,
@@ -42,6 +43,14 @@ def config_set(key: str, value: str, *, path: bool = False) -> str:
     """The `pulumi config set` of one setting, quoted for a shell."""
     flag = "--path " if path else ""
     return f"pulumi config set {flag}{shlex.quote(f'{PROJECT}:{key}')} {shlex.quote(value)}"
+
+
+def leave_to_cedana(key: str) -> str:
+    """The fix of a setting that disagrees with Cedana's answer: unset it, so the answer rules."""
+    return (
+        f"pulumi config rm {shlex.quote(f'{PROJECT}:{key}')} (the collector then writes where"
+        " Cedana's answer says), then pulumi up"
+    )
 
 
 def expected_workloads(settings: Settings) -> list[tuple[str, str]]:
@@ -125,6 +134,10 @@ def pod_problem(pod: dict[str, Any]) -> PodProblem | None:
             )
         if "terminated" in state and (state["terminated"] or {}).get("exitCode") == 0:
             continue  # an init container that finished
+        if "running" in state and container.get("name") == FIRST_ANSWER_CONTAINER:
+            return PodProblem(
+                pod_name, "WaitingForCedana", "Cedana has not answered yet", FIRST_ANSWER_CONTAINER
+            )
         if "running" in state:
             return PodProblem(
                 pod_name, "NotReady", "its readiness probe fails", container.get("name")
@@ -192,6 +205,12 @@ def fix_for(problem: PodProblem, workload: str, settings: Settings) -> str:
         return "pulumi up (it recreates the Secret or ConfigMap the container refers to)"
     if problem.container == "cred-refresher":
         return "see the credentials line"
+    if problem.container == FIRST_ANSWER_CONTAINER:
+        # Vector starts once Cedana has named where to write; its log says why it has not.
+        return (
+            f"kubectl logs -n {ns} {problem.pod} -c {FIRST_ANSWER_CONTAINER}  (the auth token,"
+            " the way to Cedana's API, httpsProxy)"
+        )
     container = f" -c {problem.container}" if problem.container else ""
     previous = " --previous" if problem.reason in ("CrashLoopBackOff", "Error") else ""
     return f"kubectl logs -n {ns} {problem.pod}{container}{previous}"

@@ -48,7 +48,7 @@ DEFAULT_KEY_PREFIX = "vector/data/{{ tags.ts }}/"
 CEDANA_TARGET_BACKEND = "cedana"  # Vector's secret backend: SECRET[cedana.bucket]
 CEDANA_TARGET_DIR = "/var/run/cedana/target"
 CEDANA_TARGET_FILE = f"{CEDANA_TARGET_DIR}/target.secrets"
-CEDANA_TARGET_KEYS = ("bucket", "region", "key_prefix")
+FIRST_ANSWER_CONTAINER = "cedana-first-answer"  # the collector's init container that writes it
 
 
 def from_cedana(key: str) -> str:

@@ -17,6 +17,7 @@ from components.common.names import (
     CEDANA_TARGET_DIR,
     CEDANA_TARGET_FILE,
     CREDENTIALS_PORT,
+    FIRST_ANSWER_CONTAINER,
     REFRESHER_HEALTH_PORT,
 )
 from components.common.security import container_security_context
@@ -137,7 +138,7 @@ def first_answer_container(s: RefresherSettings) -> dict[str, Any]:
             for k, v in sidecar.items()
             if k not in ("ports", "livenessProbe", "readinessProbe")
         },
-        "name": "cedana-first-answer",
+        "name": FIRST_ANSWER_CONTAINER,
         "env": [*sidecar["env"], {"name": "UNTIL_CREDENTIALS", "value": "true"}],
     }
 

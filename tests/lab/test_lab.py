@@ -1,7 +1,7 @@
 """The pipeline lab with the real Vector and Prometheus: loss, duplication and faults.
 
 Runs when `vector` (0.56) and `prometheus` are installed, and is skipped otherwise with what to
-install. One fault run (about ten minutes: intervals shortened sixfold) feeds every test here.
+install. One fault run (about twenty minutes: intervals shortened sixfold) feeds every test here.
 """
 
 from __future__ import annotations
