@@ -25,6 +25,7 @@ import configparser
 import contextlib
 import hmac
 import http.client
+import io
 import ipaddress
 import json
 import os
@@ -624,36 +625,19 @@ def fetch_credentials(config: Config, now: datetime) -> tuple[Credentials, str |
     return parse_response(body, now, date), date
 
 
-def write_credentials_file(path: str | os.PathLike[str], credentials: Credentials) -> None:
-    """Atomically: a 0600 temporary file in the same directory, fsync, then rename over the target.
+def write_atomically(path: Path, text: str, mode: int) -> None:
+    """A temporary file of `mode` in the same directory, fsync, then a rename over the target.
 
-    The profile is written by configparser without interpolation, from values checked to be
-    single-line (credentials_from), so no value can add a line or a section.
+    One writer (the refresher thread), so a fixed name is enough; O_NOFOLLOW refuses a planted
+    symlink, and a leftover from a crash is truncated and reused.
     """
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # One writer (the refresher thread), so a fixed name is enough; O_NOFOLLOW refuses a planted
-    # symlink, and a leftover from a crash is truncated and reused.
     temporary = path.with_name(f".{path.name}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    profile = configparser.RawConfigParser()
-    profile["default"] = {
-        "aws_access_key_id": credentials.access_key_id,
-        "aws_secret_access_key": credentials.secret_access_key,
-        "aws_session_token": credentials.session_token,
-    }
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
     try:
-        os.fchmod(descriptor, 0o600)
+        os.fchmod(descriptor, mode)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(
-                "# Written by cred-refresher; the comments let a restart reuse unexpired"
-                " credentials.\n"
-                f"# expiration: {format_time(credentials.expiration)}\n"
-                f"# bucket: {credentials.bucket}\n"
-                f"# prefix: {credentials.prefix}\n"
-                f"# region: {credentials.region}\n"
-            )
-            profile.write(handle)
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         temporary.replace(path)
@@ -661,6 +645,28 @@ def write_credentials_file(path: str | os.PathLike[str], credentials: Credential
         with contextlib.suppress(OSError):
             temporary.unlink()
         raise
+
+
+def write_credentials_file(path: str | os.PathLike[str], credentials: Credentials) -> None:
+    """Atomically, 0600. The profile is written by configparser without interpolation, from
+    values checked to be single-line (credentials_from), so no value can add a line or a
+    section."""
+    profile = configparser.RawConfigParser()
+    profile["default"] = {
+        "aws_access_key_id": credentials.access_key_id,
+        "aws_secret_access_key": credentials.secret_access_key,
+        "aws_session_token": credentials.session_token,
+    }
+    text = io.StringIO()
+    text.write(
+        "# Written by cred-refresher; the comments let a restart reuse unexpired credentials.\n"
+        f"# expiration: {format_time(credentials.expiration)}\n"
+        f"# bucket: {credentials.bucket}\n"
+        f"# prefix: {credentials.prefix}\n"
+        f"# region: {credentials.region}\n"
+    )
+    profile.write(text)
+    write_atomically(Path(path), text.getvalue(), 0o600)
 
 
 def target_of(credentials: Credentials) -> dict[str, str]:
@@ -687,24 +693,11 @@ def target_problem(target: dict[str, str]) -> str | None:
 
 def write_target_file(path: str | os.PathLike[str], target: dict[str, str]) -> bool:
     """Writes the target atomically if it differs from the file's; whether it did."""
-    path = Path(path)
-    text = json.dumps(target, sort_keys=True) + "\n"
+    path, text = Path(path), json.dumps(target, sort_keys=True) + "\n"
     with contextlib.suppress(OSError, ValueError):
         if path.read_text(encoding="utf-8") == text:
             return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
+    write_atomically(path, text, 0o644)  # not secret: Vector's user reads it
     return True
 
 

@@ -285,3 +285,38 @@ def test_no_key_or_token_leaves_a_secret_in_any_mode(
                 )
     exported = json.dumps(run.outputs, default=str)
     assert not any(s in exported for s in secrets)
+
+
+def test_the_trust_policies_are_exactly_what_iam_and_eks_expect() -> None:
+    assert pod_identity_trust_policy() == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "pods.eks.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+            }
+        ],
+    }
+    irsa = irsa_trust_policy(OIDC, "metrics", ["vector-collector"])
+    assert list(irsa) == ["Version", "Statement"] and irsa["Version"] == "2012-10-17"
+
+
+@pytest.mark.parametrize("mode", sorted(MODE_CONFIG))
+def test_every_aws_resource_hangs_under_its_component(
+    program: Callable[..., ProgramRun], mode: str
+) -> None:
+    # A lost parent would change every URN below it: a replacement of live IAM and S3 objects.
+    run = run_mode(program, mode, createBucket="true" if mode != "cedana" else "false")
+    components = {r.name: r.type for r in run.resources if r.type.startswith("cedana:monitoring:")}
+    for resource in run.resources:
+        if resource.type.startswith(("aws:", "random:")):
+            parent = (resource.parent or "").rsplit("::", 1)[-1]
+            assert components.get(parent) in (
+                "cedana:monitoring:AwsAccess",
+                "cedana:monitoring:MetricsBucket",
+                "cedana:monitoring:VectorCredentials",  # the endpoint's token
+            ), (resource.type, resource.name, resource.parent)
+    if mode != "cedana":
+        bucket = run.one("cedana:monitoring:MetricsBucket")
+        assert bucket.parent and bucket.parent.endswith("MonitoringStack::cedana-monitoring")

@@ -5,7 +5,9 @@ file and its atomic replacement, and API errors that echo the token (found by mu
 from __future__ import annotations
 
 import random
+import socket
 import stat
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -377,3 +379,60 @@ def test_a_file_outside_the_temporary_name_is_never_touched(tmp_path: Path) -> N
     refresher.write_credentials_file(tmp_path / "aws-credentials", credentials())
     assert other.read_text() == "other"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["aws-credentials", "aws-credentials.tmp"]
+
+
+def test_a_backslash_from_the_api_is_shown_as_it_is() -> None:
+    assert refresher.excerpt("C:\\path ~ end") == "C:\\path ~ end"
+
+
+def test_a_bracketed_ipv6_endpoint_is_its_address() -> None:
+    assert refresher.split_host_port("[::1]:9099") == ("::1", 9099)
+    assert refresher.split_host_port("127.0.0.1:9099") == ("127.0.0.1", 9099)
+
+
+def test_an_https_api_without_a_port_is_tunnelled_to_443() -> None:
+    # The proxy only records the CONNECT line and hangs up: nothing leaves loopback.
+    seen: list[bytes] = []
+    with socket.create_server(("127.0.0.1", 0)) as proxy:
+
+        def answer() -> None:
+            conn, _ = proxy.accept()
+            with conn:
+                seen.append(conn.recv(4096).split(b"\r\n", 1)[0])
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        config = refresher.Config(
+            {
+                "CEDANA_URL": "https://api.cedana.example",
+                "CEDANA_AUTH_TOKEN": AUTH_TOKEN,
+                "CLUSTER_ID": CLUSTER_ID,
+                "REQUEST_TIMEOUT": "2s",
+                "HTTPS_PROXY": f"http://127.0.0.1:{proxy.getsockname()[1]}",
+            }
+        )
+        with pytest.raises(refresher.FetchError):
+            refresher.fetch_credentials(config, NOW)
+        thread.join(timeout=10)
+    assert [line.rsplit(b" ", 1)[0] for line in seen] == [b"CONNECT api.cedana.example:443"]
+
+
+def test_a_redirect_is_refused_naming_where_the_token_may_go(api: FakeCedana) -> None:
+    api.mode = "redirect"
+    with pytest.raises(refresher.FetchError) as caught:
+        refresher.fetch_credentials(config_for(api), NOW)
+    assert str(caught.value).endswith("the auth token is only ever sent to CEDANA_URL")
+
+
+def test_the_target_file_is_world_readable_and_a_failed_write_leaves_no_temporary(
+    tmp_path: Path,
+) -> None:
+    target = {"bucket": "b", "region": "us-east-1", "key_prefix": "org-1/"}
+    path = tmp_path / "target.secrets"
+    assert refresher.write_target_file(path, target)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    blocked = tmp_path / "blocked"
+    (blocked / "target.secrets").mkdir(parents=True)  # a directory where the file should be
+    with pytest.raises(OSError):
+        refresher.write_target_file(blocked / "target.secrets", target)
+    assert sorted(p.name for p in blocked.iterdir()) == ["target.secrets"]

@@ -140,6 +140,9 @@ class Launcher:
             "MIN_REFRESH_DELAY": "50ms",
         }
         env.update(overrides)
+        if "MUTANT_UNDER_TEST" in os.environ:
+            # bench/mutation.py: the refresher's own process runs the mutant under test too.
+            env["MUTANT_UNDER_TEST"] = os.environ["MUTANT_UNDER_TEST"]
         log_path = self.tmp_path / f"sidecar-{len(self.started)}.log"
         handle = Process(log_path.stem, [PYTHON, str(SCRIPT)], env, log_path)
         handle.start()
