@@ -739,21 +739,31 @@ def now_utc() -> datetime:
 
 
 class State:
-    """The last good credentials, shared by the refresher and the servers."""
+    """The last good credentials, shared by the refresher and the servers, and those that follow
+    them once they expire (credentials for another place, while Vector finishes the old one)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._credentials: Credentials | None = None
+        self._successor: Credentials | None = None
 
     def set(self, credentials: Credentials) -> None:
         with self._lock:
-            self._credentials = credentials
+            self._credentials, self._successor = credentials, None
+
+    def follow(self, credentials: Credentials) -> None:
+        """Serves these once the held ones expire."""
+        with self._lock:
+            self._successor = credentials
 
     def current(self) -> Credentials | None:
         """The held credentials while unexpired; expired ones are never handed out."""
+        now = now_utc()
         with self._lock:
+            if self._successor and (not self._credentials or self._credentials.expiration <= now):
+                self._credentials, self._successor = self._successor, None
             credentials = self._credentials
-        if credentials is None or credentials.expiration <= now_utc():
+        if credentials is None or credentials.expiration <= now:
             return None
         return credentials
 
@@ -892,7 +902,17 @@ class Refresher(threading.Thread):
 
     def accept(self, credentials: Credentials, date: str | None) -> None:
         """Serve first; the file is secondary and its failure never causes another fetch."""
-        self.state.set(credentials)
+        held = self.state.current()
+        if self.config.target_file and held and target_of(held) != target_of(credentials):
+            # Cedana moved the place: Vector reloads its sink on the new target and waits for
+            # the old sink's batch in flight, which only the held credentials may write.
+            self.state.follow(credentials)
+            log(
+                f"Cedana moved the place to write; the credentials for the old one are served"
+                f" until they expire ({format_time(held.expiration)}), then the new ones"
+            )
+        else:
+            self.state.set(credentials)
         summary = (
             f"(expires: {format_time(credentials.expiration)},"
             f" bucket: {credentials.bucket}, prefix: {credentials.prefix})"

@@ -11,7 +11,9 @@ file, keeping its buffer, is the lab's (tests/lab).
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +231,42 @@ def test_the_init_container_writes_credentials_and_target_then_exits(
         assert len(api.requests) == 1
     finally:
         launcher.finish()
+
+
+def test_after_a_move_the_old_places_credentials_are_served_until_they_expire(
+    tmp_path: Path, api: FakeCedana, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Vector's reload waits for the old sink's batch in flight, which only credentials for
+    # the old place may write: handing out the new ones at once would leave it refused for
+    # ever and the reload hanging (the lab found this).
+    clock = [refresher.now_utc()]
+    monkeypatch.setattr(refresher, "now_utc", lambda: clock[0])
+    target = tmp_path / "target.secrets"
+    config = refresher.Config(
+        {
+            "CEDANA_URL": api.url,
+            "CEDANA_AUTH_TOKEN": "token",
+            "CLUSTER_ID": "5b1f3a2e-9c4d-4e7f-8a6b-0d1c2e3f4a5b",
+            "CREDENTIALS_FILE": str(tmp_path / "aws-credentials"),
+            "TARGET_FILE": str(target),
+        }
+    )
+    state = refresher.State()
+    worker = refresher.Refresher(config, state, threading.Event(), 0.0)
+    expires = clock[0] + timedelta(minutes=30)
+    old = refresher.Credentials("OLD", "s", "t", expires, "cedana-metrics", "org-7", "us-east-1")
+    new = refresher.Credentials(
+        "NEW", "s", "t", expires + timedelta(minutes=30), "cedana-metrics", "org-8", "us-east-1"
+    )
+    worker.accept(old, None)
+    worker.accept(new, None)
+    assert json.loads(target.read_text())["key_prefix"] == "org-8/"  # Vector reloads now
+    assert state.current() is old
+    clock[0] = expires
+    assert state.current() is new
+    # A refresh for the same place replaces the held credentials at once.
+    same = refresher.Credentials(
+        "SAME", "s", "t", expires + timedelta(hours=1), "cedana-metrics", "org-8", "us-east-1"
+    )
+    worker.accept(same, None)
+    assert state.current() is same
