@@ -55,6 +55,10 @@ EARLY_REFRESH = timedelta(minutes=15)
 # The refresh interval varies by this fraction either way, so that a fleet of pods started
 # together (a rollout) does not call Cedana in step for ever after.
 JITTER = 0.10
+# With no unexpired credentials held, nothing reaches S3: retries come at least this often (the
+# lab measured a 5-minute backoff holding writes back minutes after Cedana answered again). One
+# refresher per cluster, so Cedana's API sees at most two calls a minute from it.
+STALLED_RETRY = 30.0
 # A credentials answer is under 2 KiB; anything past this is not one.
 MAX_BODY = 64 * 1024
 # STS issues credentials for 15 minutes to 36 hours. Well under 15 minutes left on arrival
@@ -174,12 +178,15 @@ def retry_delay(
     """Seconds from a failed refresh to the next attempt.
 
     The backoff, but at most half the remaining lifetime of the credentials held (`remaining`
-    seconds, None when there are none), so a retry comes while they still work; never below
-    the floor.
+    seconds, None when there are none), so a retry comes while they still work; with none
+    held, at most STALLED_RETRY seconds, so S3 writes resume soon after Cedana answers again;
+    never below the floor.
     """
     delay = backoff_delay(attempt, initial, maximum, rng)
     if remaining is not None and remaining > 0:
         delay = min(delay, remaining / 2)
+    else:
+        delay = min(delay, STALLED_RETRY * rng.uniform(0.5, 1.0))
     return max(floor, delay)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,7 +21,9 @@ def run_with(**overrides: Any) -> ProgramRun:
     """The program under mocks with the base stack plus overrides (each config runs once)."""
     secrets = overrides.pop("secrets", None)
     key = json.dumps([overrides, secrets], sort_keys=True)
-    if key not in _cache:
+    # Under mutmut (bench/mutation.py) every test runs the program itself: mutmut links a test to
+    # the code it ran, and a test served from the cache would run none.
+    if key not in _cache or "MUTANT_UNDER_TEST" in os.environ:
         _cache[key] = run_program({**BASE, **overrides}, secrets)
     return _cache[key]
 

@@ -185,8 +185,10 @@ def test_retries_come_before_the_held_credentials_expire() -> None:
     # The backoff alone would reach 5 minutes; credentials held for 60 s more cap it at 30 s.
     for attempt in range(12):
         assert 5 <= refresher.retry_delay(attempt, 2, 300, 5, 60, rng) <= 30
-    assert refresher.retry_delay(12, 2, 300, 5, None, rng) >= 150  # none held: plain backoff
-    assert refresher.retry_delay(12, 2, 300, 5, -10, rng) >= 150  # expired: plain backoff
+    # None held, or expired: nothing reaches S3, so retries come within 30 s (jittered).
+    for attempt in range(12, 20):
+        assert 15 <= refresher.retry_delay(attempt, 2, 300, 5, None, rng) <= 30
+        assert 15 <= refresher.retry_delay(attempt, 2, 300, 5, -10, rng) <= 30
 
 
 # --- Serve first; the file is secondary ------------------------------------------------------
