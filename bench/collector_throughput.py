@@ -11,6 +11,10 @@ CPU time, whatever the senders take), bytes per event in S3, and which resource 
     .venv/bin/python bench/collector_throughput.py [--senders 3] [--series 20000] [--seconds 60]
 
 Needs `vector` 0.56 (or VECTOR_BIN), like the lab. Loopback only.
+
+Status: the blackhole phase gives figures (on the 2-core development machine, 2 senders of
+20,000 series: 19,183 events/s at 0.95 collector cores); the S3 phase wrote no object within
+40 s there (moto beside saturated senders; not yet diagnosed), so it gives no figure yet.
 """
 
 from __future__ import annotations
@@ -228,7 +232,7 @@ def phase(name: str, args: argparse.Namespace, blackhole: bool, work: Path) -> d
         buffered = counter(metrics, "vector_buffer_events", S3_SINK)
     finally:
         for process in processes:
-            process.terminate()
+            process.kill()  # measured: a graceful stop would drain the buffer first
         for process in processes:
             process.wait(timeout=30)
         fixture.shutdown()

@@ -72,4 +72,6 @@ def test_vector_writes_where_cedanas_answer_says_and_follows_a_move(faults: dict
 def test_cedana_down_for_three_credential_lifetimes_loses_nothing(faults: dict[str, Any]) -> None:
     assert faults["lost_when_cedana_is_down"] == 0
     assert faults["collector_restarted_while_cedana_was_down"] is False
-    assert faults["first_write_after_cedana_is_back_seconds"] is not None
+    # The refresher retries within 30 s while none are held; the lab measured 41 s to a write.
+    back = faults["first_write_after_cedana_is_back_seconds"]
+    assert back is not None and back <= 90
