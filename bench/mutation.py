@@ -6,9 +6,11 @@ why, and left out of the score.
 
     .venv/bin/python bench/mutation.py [--sample 300] [--seed 18] [--workers 2]
 
-It works in ./mutants (git-ignored), where mutmut keeps a mutated copy of the tree; a second run
-reuses it. The numbering of a function's mutants follows its code: after a change to one, look at
-its names in EQUIVALENT again (`.venv/bin/mutmut show <name>`).
+It works in ./mutants (git-ignored), where mutmut keeps a mutated copy of the tree (regenerated
+for files that changed); `--report` prints the verdicts held there without running anything.
+A run of the whole sample takes hours on two cores. The numbering of a function's mutants
+follows its code: after a change to one, look at its names in EQUIVALENT again
+(`.venv/bin/mutmut show <name>`).
 """
 
 from __future__ import annotations
