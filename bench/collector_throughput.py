@@ -212,23 +212,21 @@ def phase(name: str, args: argparse.Namespace, blackhole: bool, work: Path) -> d
             )
             wait_healthy(f"http://127.0.0.1:{api}/health")
         time.sleep(10)  # warm-up: buffers and batches reach their steady state
-        sent = "vector_component_sent_events_total"
         collector_process = processes[0]
-        events0, cpu0, at0 = (
-            counter(metrics, sent, S3_SINK),
-            sum(collector_process.cpu_times()[:2]),
-            time.monotonic(),
-        )
-        bytes0 = counter(metrics, "vector_component_sent_event_bytes_total", S3_SINK)
-        machine0 = psutil.cpu_times()
+
+        def snapshot() -> tuple[float, float, float, float, float]:
+            """S3 sink's events and bytes, collector CPU seconds, now, the machine's idle."""
+            return (
+                counter(metrics, "vector_component_sent_events_total", S3_SINK),
+                counter(metrics, "vector_component_sent_event_bytes_total", S3_SINK),
+                sum(collector_process.cpu_times()[:2]),
+                time.monotonic(),
+                psutil.cpu_times().idle,
+            )
+
+        events0, bytes0, cpu0, at0, idle0 = snapshot()
         time.sleep(args.seconds)
-        events1, cpu1, at1 = (
-            counter(metrics, sent, S3_SINK),
-            sum(collector_process.cpu_times()[:2]),
-            time.monotonic(),
-        )
-        bytes1 = counter(metrics, "vector_component_sent_event_bytes_total", S3_SINK)
-        machine1 = psutil.cpu_times()
+        events1, bytes1, cpu1, at1, idle1 = snapshot()
         buffered = counter(metrics, "vector_buffer_events", S3_SINK)
     finally:
         for process in processes:
@@ -240,7 +238,7 @@ def phase(name: str, args: argparse.Namespace, blackhole: bool, work: Path) -> d
     wall = at1 - at0
     cores = (cpu1 - cpu0) / wall
     rate = (events1 - events0) / wall
-    idle = (machine1.idle - machine0.idle) / wall
+    idle = (idle1 - idle0) / wall
     mib = (bytes1 - bytes0) / wall / 2**20
     return {
         "phase": name,

@@ -180,57 +180,56 @@ def api() -> Iterator[FakeCedana]:
         yield fake
 
 
+@pytest.fixture
+def launcher(tmp_path: Path, api: FakeCedana) -> Iterator[Launcher]:
+    started = Launcher(tmp_path, api)
+    yield started
+    started.finish()
+
+
 def test_the_sidecar_keeps_the_file_to_cedanas_latest_answer(
-    tmp_path: Path, api: FakeCedana
+    tmp_path: Path, api: FakeCedana, launcher: Launcher
 ) -> None:
-    launcher = Launcher(tmp_path, api)
     target = tmp_path / "target" / "target.secrets"
-    try:
-        sidecar = launcher.start(TARGET_FILE=str(target), S3_BUCKET="", REFRESH_INTERVAL="1s")
-        ready(sidecar)
-        wait_until(target.exists, 10, "the sidecar to write the target")
-        assert json.loads(target.read_text()) == {
-            "bucket": "cedana-metrics",
-            "key_prefix": "org-7/v2/vector/data/",
-            "region": "us-east-1",
-        }
-        _, status = sidecar.status()
-        assert status["target"] == json.loads(target.read_text())
-        # Cedana moves the cluster: the next answer's place reaches the file, once.
-        api.prefix = "org-8/v2/vector/data"
-        wait_until(
-            lambda: json.loads(target.read_text())["key_prefix"] == "org-8/v2/vector/data/",
-            20,
-            "the new prefix to reach the file",
-        )
-        count = len(api.requests)
-        assert api.wait_for_requests(count + 2)
-        assert len(sidecar.lines("Vector writes to s3://cedana-metrics/org-8/v2/vector/data/")) == 1
-    finally:
-        launcher.finish()
+    sidecar = launcher.start(TARGET_FILE=str(target), S3_BUCKET="", REFRESH_INTERVAL="1s")
+    ready(sidecar)
+    wait_until(target.exists, 10, "the sidecar to write the target")
+    assert json.loads(target.read_text()) == {
+        "bucket": "cedana-metrics",
+        "key_prefix": "org-7/v2/vector/data/",
+        "region": "us-east-1",
+    }
+    _, status = sidecar.status()
+    assert status["target"] == json.loads(target.read_text())
+    # Cedana moves the cluster: the next answer's place reaches the file, once.
+    api.prefix = "org-8/v2/vector/data"
+    wait_until(
+        lambda: json.loads(target.read_text())["key_prefix"] == "org-8/v2/vector/data/",
+        20,
+        "the new prefix to reach the file",
+    )
+    count = len(api.requests)
+    assert api.wait_for_requests(count + 2)
+    assert len(sidecar.lines("Vector writes to s3://cedana-metrics/org-8/v2/vector/data/")) == 1
 
 
 def test_the_init_container_writes_credentials_and_target_then_exits(
-    tmp_path: Path, api: FakeCedana
+    tmp_path: Path, api: FakeCedana, launcher: Launcher
 ) -> None:
-    launcher = Launcher(tmp_path, api)
     target = tmp_path / "target" / "target.secrets"
-    try:
-        first = launcher.start(TARGET_FILE=str(target), UNTIL_CREDENTIALS="true")
-        assert first.process.wait(timeout=20) == 0
-        assert json.loads(target.read_text())["key_prefix"] == "org-7/v2/vector/data/"
-        assert launcher.credentials_file.exists()
-        assert len(api.requests) == 1
-        # The sidecar after it serves those credentials without asking Cedana again.
-        sidecar = launcher.start(TARGET_FILE=str(target))
-        ready(sidecar)
-        assert len(api.requests) == 1
-        # A restarted init container finds both files and ends at once.
-        again = launcher.start(TARGET_FILE=str(target), UNTIL_CREDENTIALS="true")
-        assert again.process.wait(timeout=20) == 0
-        assert len(api.requests) == 1
-    finally:
-        launcher.finish()
+    first = launcher.start(TARGET_FILE=str(target), UNTIL_CREDENTIALS="true")
+    assert first.process.wait(timeout=20) == 0
+    assert json.loads(target.read_text())["key_prefix"] == "org-7/v2/vector/data/"
+    assert launcher.credentials_file.exists()
+    assert len(api.requests) == 1
+    # The sidecar after it serves those credentials without asking Cedana again.
+    sidecar = launcher.start(TARGET_FILE=str(target))
+    ready(sidecar)
+    assert len(api.requests) == 1
+    # A restarted init container finds both files and ends at once.
+    again = launcher.start(TARGET_FILE=str(target), UNTIL_CREDENTIALS="true")
+    assert again.process.wait(timeout=20) == 0
+    assert len(api.requests) == 1
 
 
 def test_after_a_move_the_old_places_credentials_are_served_until_they_expire(
